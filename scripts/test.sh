@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# Runs every test: Rust unit and integration tests (real servers over HTTP,
+# kill -9 durability), then the Python conformance suite with the official
+# qdrant-client from PyPI in a virtualenv this script creates itself.
+#
+# Caches live outside the clone so repeated runs are fast:
+#   CARGO_TARGET_DIR (default ~/.cache/helio/target)
+#   HELIO_VENV       (default ~/.cache/helio/venv)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/helio/target}"
+VENV="${HELIO_VENV:-$HOME/.cache/helio/venv}"
+
+echo "== cargo test (target: $CARGO_TARGET_DIR)"
+cargo build --bins
+set +e
+cargo test --no-fail-fast -- --test-threads=2
+status=$?
+set -e
+
+echo "== python conformance (qdrant-client from PyPI, venv: $VENV)"
+req=tests/python/requirements.txt
+stamp="$VENV/.requirements.sha"
+want=$(sha256sum "$req" | cut -d' ' -f1)
+if [ ! -x "$VENV/bin/python" ] || [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
+  python3 -m venv "$VENV"
+  "$VENV/bin/pip" install --quiet --upgrade pip
+  "$VENV/bin/pip" install --quiet -r "$req"
+  echo "$want" > "$stamp"
+fi
+set +e
+HELIO_BIN="$CARGO_TARGET_DIR/debug/helio" "$VENV/bin/python" -m pytest -q tests/python
+py=$?
+set -e
+
+exit $(( status || py ))

@@ -1,0 +1,328 @@
+//! Collection routes: create, info, list, exists, update, delete, payload
+//! indexes and the single-node cluster view.
+
+use std::time::Instant;
+
+use axum::extract::State;
+use axum::response::Response;
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use crate::engine::params::{
+    CollectionConfig, HnswConfig, HnswConfigDiff, OptimizersConfig, OptimizersConfigDiff,
+    VectorParams, WalConfig,
+};
+use crate::engine::payload_index::PayloadFieldSchema;
+use crate::engine::types::Payload;
+use crate::engine::EngineError;
+
+use super::error::ApiError;
+use super::extract::{QJson, QPath, QQuery};
+use super::models::{UpdateResult, WriteParams};
+use super::{blocking, ok, AppState};
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CreateCollection {
+    pub vectors: Option<Value>,
+    #[serde(default)]
+    pub shard_number: Option<u32>,
+    #[serde(default)]
+    pub sharding_method: Option<Value>,
+    #[serde(default)]
+    pub replication_factor: Option<u32>,
+    #[serde(default)]
+    pub write_consistency_factor: Option<u32>,
+    #[serde(default)]
+    pub on_disk_payload: Option<bool>,
+    #[serde(default)]
+    pub hnsw_config: Option<HnswConfigDiff>,
+    #[serde(default)]
+    pub wal_config: Option<WalConfigDiff>,
+    #[serde(default)]
+    pub optimizers_config: Option<OptimizersConfigDiff>,
+    #[serde(default)]
+    pub quantization_config: Option<Value>,
+    #[serde(default)]
+    pub sparse_vectors: Option<Value>,
+    #[serde(default)]
+    pub strict_mode_config: Option<Value>,
+    #[serde(default)]
+    pub metadata: Option<Payload>,
+    #[serde(default)]
+    pub init_from: Option<Value>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WalConfigDiff {
+    #[serde(default)]
+    pub wal_capacity_mb: Option<usize>,
+    #[serde(default)]
+    pub wal_segments_ahead: Option<usize>,
+    #[serde(default)]
+    pub wal_retain_closed: Option<usize>,
+}
+
+impl CreateCollection {
+    fn into_config(self) -> Result<CollectionConfig, ApiError> {
+        let vectors = match self.vectors {
+            None => return Err(ApiError::validation("vectors: missing field `vectors`")),
+            Some(v) => parse_vector_params(v)?,
+        };
+        if self
+            .sparse_vectors
+            .as_ref()
+            .is_some_and(|s| !s.is_null() && s != &json!({}))
+        {
+            return Err(unsupported("sparse_vectors"));
+        }
+        let mut hnsw = HnswConfig::default();
+        if let Some(d) = &self.hnsw_config {
+            hnsw.apply(d);
+        }
+        let mut optimizers = OptimizersConfig::default();
+        if let Some(d) = &self.optimizers_config {
+            optimizers.apply(d)?;
+        }
+        let mut wal = WalConfig::default();
+        if let Some(d) = self.wal_config {
+            wal.wal_capacity_mb = d.wal_capacity_mb.unwrap_or(wal.wal_capacity_mb);
+            wal.wal_segments_ahead = d.wal_segments_ahead.unwrap_or(wal.wal_segments_ahead);
+        }
+        Ok(CollectionConfig {
+            vectors,
+            shard_number: self.shard_number.unwrap_or(1),
+            replication_factor: self.replication_factor.unwrap_or(1),
+            write_consistency_factor: self.write_consistency_factor.unwrap_or(1),
+            on_disk_payload: self.on_disk_payload.unwrap_or(true),
+            hnsw_config: hnsw,
+            optimizer_config: optimizers,
+            wal_config: wal,
+            quantization_config: self.quantization_config.filter(|v| !v.is_null()),
+            strict_mode_config: self.strict_mode_config.filter(|v| !v.is_null()),
+            metadata: self.metadata,
+        })
+    }
+}
+
+/// One unnamed vector (`{"size", "distance"}`), or the map form with the
+/// single name "" that some clients send for it.
+fn parse_vector_params(v: Value) -> Result<VectorParams, ApiError> {
+    if v.get("size").is_some() || v.get("distance").is_some() {
+        return serde_json::from_value(v)
+            .map_err(|e| ApiError::validation(format!("vectors: {e}")));
+    }
+    if let Value::Object(map) = &v {
+        if map.len() == 1 {
+            if let Some(inner) = map.get("") {
+                return parse_vector_params(inner.clone());
+            }
+        }
+        if map.is_empty() {
+            return Err(ApiError::validation(
+                "vectors: at least one vector is required",
+            ));
+        }
+    }
+    Err(unsupported("named vectors"))
+}
+
+fn unsupported(what: &str) -> ApiError {
+    ApiError::Engine(EngineError::BadRequest(format!(
+        "{what} are not supported by this Helio release yet"
+    )))
+}
+
+pub async fn create(
+    State(state): State<AppState>,
+    QPath(name): QPath<String>,
+    QQuery(_params): QQuery<WriteParams>,
+    QJson(body): QJson<CreateCollection>,
+) -> Result<Response, ApiError> {
+    let started = Instant::now();
+    let config = body.into_config()?;
+    let db = state.db.clone();
+    blocking(move || db.create(&name, config)).await?;
+    Ok(ok(started, true))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateCollection {
+    #[serde(default)]
+    pub vectors: Option<Value>,
+    #[serde(default)]
+    pub optimizers_config: Option<OptimizersConfigDiff>,
+    #[serde(default)]
+    pub params: Option<Value>,
+    #[serde(default)]
+    pub hnsw_config: Option<HnswConfigDiff>,
+    #[serde(default)]
+    pub quantization_config: Option<Value>,
+    #[serde(default)]
+    pub sparse_vectors: Option<Value>,
+    #[serde(default)]
+    pub strict_mode_config: Option<Value>,
+    #[serde(default)]
+    pub metadata: Option<Payload>,
+}
+
+pub async fn update(
+    State(state): State<AppState>,
+    QPath(name): QPath<String>,
+    QJson(body): QJson<UpdateCollection>,
+) -> Result<Response, ApiError> {
+    let started = Instant::now();
+    let collection = state.db.get(&name)?;
+    // Per-vector changes come as {"": {"hnsw_config": {...}}}.
+    let vector_hnsw: Option<HnswConfigDiff> = match &body.vectors {
+        Some(Value::Object(map)) if !map.is_empty() => {
+            let inner = map.get("").ok_or_else(|| unsupported("named vectors"))?;
+            match inner.get("hnsw_config") {
+                Some(h) => Some(
+                    serde_json::from_value(h.clone())
+                        .map_err(|e| ApiError::validation(e.to_string()))?,
+                ),
+                None => None,
+            }
+        }
+        _ => None,
+    };
+    blocking(move || {
+        collection.update_config(
+            body.hnsw_config.as_ref(),
+            body.optimizers_config.as_ref(),
+            vector_hnsw.as_ref(),
+            body.metadata.as_ref(),
+        )
+    })
+    .await?;
+    Ok(ok(started, true))
+}
+
+pub async fn delete(
+    State(state): State<AppState>,
+    QPath(name): QPath<String>,
+) -> Result<Response, ApiError> {
+    let started = Instant::now();
+    let db = state.db.clone();
+    let deleted = blocking(move || db.delete(&name)).await?;
+    Ok(ok(started, deleted))
+}
+
+pub async fn list(State(state): State<AppState>) -> Result<Response, ApiError> {
+    let started = Instant::now();
+    let names: Vec<Value> = state
+        .db
+        .names()
+        .into_iter()
+        .map(|n| json!({"name": n}))
+        .collect();
+    Ok(ok(started, json!({"collections": names})))
+}
+
+pub async fn exists(
+    State(state): State<AppState>,
+    QPath(name): QPath<String>,
+) -> Result<Response, ApiError> {
+    let started = Instant::now();
+    Ok(ok(started, json!({"exists": state.db.exists(&name)})))
+}
+
+pub async fn info(
+    State(state): State<AppState>,
+    QPath(name): QPath<String>,
+) -> Result<Response, ApiError> {
+    let started = Instant::now();
+    let collection = state.db.get(&name)?;
+    let info = collection.info();
+    let c = &info.config;
+    let status = if info.optimizing { "yellow" } else { "green" };
+    let body = json!({
+        "status": status,
+        "optimizer_status": "ok",
+        "indexed_vectors_count": info.indexed_vectors_count,
+        "points_count": info.points_count,
+        "segments_count": info.segments_count,
+        "config": {
+            "params": {
+                "vectors": c.vectors,
+                "shard_number": c.shard_number,
+                "replication_factor": c.replication_factor,
+                "write_consistency_factor": c.write_consistency_factor,
+                "on_disk_payload": c.on_disk_payload,
+            },
+            "hnsw_config": c.hnsw_config,
+            "optimizer_config": c.optimizer_config,
+            "wal_config": c.wal_config,
+            "quantization_config": c.quantization_config,
+            "strict_mode_config": c.strict_mode_config,
+            "metadata": c.metadata,
+        },
+        "payload_schema": info.payload_schema,
+    });
+    Ok(ok(started, body))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CreateIndex {
+    pub field_name: String,
+    #[serde(default)]
+    pub field_schema: Option<PayloadFieldSchema>,
+}
+
+pub async fn create_index(
+    State(state): State<AppState>,
+    QPath(name): QPath<String>,
+    QQuery(params): QQuery<WriteParams>,
+    QJson(body): QJson<CreateIndex>,
+) -> Result<Response, ApiError> {
+    let started = Instant::now();
+    let collection = state.db.get(&name)?;
+    let schema = body.field_schema.ok_or_else(|| {
+        ApiError::Engine(EngineError::BadRequest("field_schema is required".into()))
+    })?;
+    if body.field_name.is_empty() {
+        return Err(ApiError::validation("field_name must not be empty"));
+    }
+    let op = blocking(move || collection.create_payload_index(&body.field_name, schema)).await?;
+    Ok(ok(
+        started,
+        UpdateResult::new(op, params.wait.unwrap_or(false)),
+    ))
+}
+
+pub async fn delete_index(
+    State(state): State<AppState>,
+    QPath((name, field)): QPath<(String, String)>,
+    QQuery(params): QQuery<WriteParams>,
+) -> Result<Response, ApiError> {
+    let started = Instant::now();
+    let collection = state.db.get(&name)?;
+    let op = blocking(move || collection.delete_payload_index(&field)).await?;
+    Ok(ok(
+        started,
+        UpdateResult::new(op, params.wait.unwrap_or(false)),
+    ))
+}
+
+pub async fn cluster(
+    State(state): State<AppState>,
+    QPath(name): QPath<String>,
+) -> Result<Response, ApiError> {
+    let started = Instant::now();
+    let collection = state.db.get(&name)?;
+    let count = collection.info().points_count;
+    Ok(ok(
+        started,
+        json!({
+            "peer_id": 0,
+            "shard_count": 1,
+            "local_shards": [{"shard_id": 0, "points_count": count, "state": "Active"}],
+            "remote_shards": [],
+            "shard_transfers": [],
+        }),
+    ))
+}

@@ -1,0 +1,129 @@
+//! The one place where errors become HTTP responses, in Qdrant's error
+//! envelope `{"status": {"error": "..."}, "time": s}`.
+
+use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde_json::json;
+
+use crate::engine::EngineError;
+
+#[derive(Debug)]
+pub enum ApiError {
+    Engine(EngineError),
+    /// A body that is not valid JSON (syntax), or not JSON at all.
+    BadJson(String),
+    /// Valid JSON of the wrong shape.
+    Validation(String),
+    /// Wrong or missing `Content-Type`.
+    UnsupportedMediaType(String),
+    PayloadTooLarge(String),
+    NotFound(String),
+}
+
+impl ApiError {
+    pub fn validation(msg: impl Into<String>) -> ApiError {
+        ApiError::Validation(msg.into())
+    }
+
+    fn status_and_message(&self) -> (StatusCode, String) {
+        match self {
+            ApiError::Engine(e) => {
+                let status = match e {
+                    EngineError::NotFound(_) => StatusCode::NOT_FOUND,
+                    EngineError::BadRequest(_) | EngineError::VectorDimension { .. } => {
+                        StatusCode::BAD_REQUEST
+                    }
+                    EngineError::AlreadyExists(_) => StatusCode::CONFLICT,
+                    EngineError::Timeout(_) => StatusCode::REQUEST_TIMEOUT,
+                    EngineError::Storage(_) => StatusCode::INTERNAL_SERVER_ERROR,
+                };
+                let message = match e {
+                    // Internals are logged, never echoed.
+                    EngineError::Storage(detail) => {
+                        tracing::error!(error = %detail, "storage error");
+                        "Service internal error: storage failure (see server log)".to_string()
+                    }
+                    other => other.to_string(),
+                };
+                (status, message)
+            }
+            ApiError::BadJson(m) => (
+                StatusCode::BAD_REQUEST,
+                format!("Format error in JSON body: {m}"),
+            ),
+            ApiError::Validation(m) => (
+                StatusCode::UNPROCESSABLE_ENTITY,
+                format!("Validation error in JSON body: {m}"),
+            ),
+            ApiError::UnsupportedMediaType(m) => (StatusCode::UNSUPPORTED_MEDIA_TYPE, m.clone()),
+            ApiError::PayloadTooLarge(m) => (StatusCode::PAYLOAD_TOO_LARGE, m.clone()),
+            ApiError::NotFound(m) => (StatusCode::NOT_FOUND, m.clone()),
+        }
+    }
+}
+
+impl From<EngineError> for ApiError {
+    fn from(e: EngineError) -> Self {
+        ApiError::Engine(e)
+    }
+}
+
+impl From<JsonRejection> for ApiError {
+    fn from(r: JsonRejection) -> Self {
+        match r {
+            JsonRejection::JsonDataError(e) => ApiError::Validation(serde_source(&e)),
+            JsonRejection::JsonSyntaxError(e) => ApiError::BadJson(serde_source(&e)),
+            JsonRejection::MissingJsonContentType(_) => ApiError::UnsupportedMediaType(
+                "Content type error: expected `Content-Type: application/json`".into(),
+            ),
+            JsonRejection::BytesRejection(e) => {
+                if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                    ApiError::PayloadTooLarge(
+                        "Payload error: request body is larger than the configured limit".into(),
+                    )
+                } else {
+                    ApiError::BadJson(e.body_text())
+                }
+            }
+            other => ApiError::BadJson(other.body_text()),
+        }
+    }
+}
+
+impl From<QueryRejection> for ApiError {
+    fn from(r: QueryRejection) -> Self {
+        ApiError::Engine(EngineError::BadRequest(format!(
+            "Query deserialize error: {}",
+            r.body_text()
+        )))
+    }
+}
+
+impl From<PathRejection> for ApiError {
+    fn from(r: PathRejection) -> Self {
+        ApiError::Engine(EngineError::BadRequest(format!(
+            "Path deserialize error: {}",
+            r.body_text()
+        )))
+    }
+}
+
+/// The innermost serde message, which names the field and position,
+/// rather than axum's generic prefix.
+fn serde_source(e: &dyn std::error::Error) -> String {
+    let mut current: &dyn std::error::Error = e;
+    while let Some(next) = current.source() {
+        current = next;
+    }
+    current.to_string()
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let (status, message) = self.status_and_message();
+        let body = json!({"status": {"error": message}, "time": 0.0});
+        (status, Json(body)).into_response()
+    }
+}

@@ -1,0 +1,184 @@
+//! Qdrant-compatible REST API over the engine (axum).
+//!
+//! Handlers extract, make one engine call (on the blocking pool), convert
+//! and wrap the result in Qdrant's envelope `{"result", "status", "time"}`.
+//! Errors go through [`error::ApiError`], the only place that picks HTTP
+//! statuses.
+
+pub mod collections;
+pub mod error;
+pub mod extract;
+pub mod models;
+pub mod points;
+pub mod search;
+pub mod service;
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post, put};
+use axum::{Json, Router};
+use serde::Serialize;
+use serde_json::json;
+
+use crate::engine::{Database, EngineError};
+use crate::observe::metrics::{Metrics, RequestLabels};
+use error::ApiError;
+
+/// Shared handles, cheap to clone into every handler.
+#[derive(Clone)]
+pub struct AppState {
+    pub db: Arc<Database>,
+    pub metrics: Arc<Metrics>,
+    pub instance_id: String,
+    pub started_at: chrono::DateTime<chrono::Utc>,
+}
+
+impl AppState {
+    pub fn new(db: Arc<Database>) -> AppState {
+        AppState {
+            db,
+            metrics: Arc::new(Metrics::new()),
+            instance_id: uuid::Uuid::new_v4().to_string(),
+            started_at: chrono::Utc::now(),
+        }
+    }
+}
+
+/// Qdrant's success envelope.
+pub fn ok<T: Serialize>(started: Instant, result: T) -> Response {
+    Json(json!({
+        "result": result,
+        "status": "ok",
+        "time": started.elapsed().as_secs_f64(),
+    }))
+    .into_response()
+}
+
+/// Runs engine work off the async executor.
+pub async fn blocking<T, F>(f: F) -> Result<T, ApiError>
+where
+    F: FnOnce() -> Result<T, EngineError> + Send + 'static,
+    T: Send + 'static,
+{
+    match tokio::task::spawn_blocking(f).await {
+        Ok(result) => result.map_err(ApiError::from),
+        Err(join) => {
+            tracing::error!(error = %join, "engine task panicked");
+            Err(ApiError::Engine(EngineError::Storage(
+                "engine task failed".into(),
+            )))
+        }
+    }
+}
+
+pub fn router(state: AppState, body_limit: usize) -> Router {
+    let c = "/collections/{name}";
+    Router::new()
+        .route("/", get(service::root))
+        .route("/healthz", get(service::healthz))
+        .route("/livez", get(service::livez))
+        .route("/readyz", get(service::readyz))
+        .route("/metrics", get(service::metrics))
+        .route("/telemetry", get(service::telemetry))
+        .route("/cluster", get(service::cluster))
+        .route("/collections", get(collections::list))
+        .route(
+            c,
+            get(collections::info)
+                .put(collections::create)
+                .patch(collections::update)
+                .delete(collections::delete),
+        )
+        .route(&format!("{c}/exists"), get(collections::exists))
+        .route(&format!("{c}/cluster"), get(collections::cluster))
+        .route(&format!("{c}/index"), put(collections::create_index))
+        .route(
+            &format!("{c}/index/{{field}}"),
+            axum::routing::delete(collections::delete_index),
+        )
+        .route(
+            &format!("{c}/points"),
+            put(points::upsert).post(points::retrieve),
+        )
+        .route(&format!("{c}/points/{{id}}"), get(points::get_point))
+        .route(&format!("{c}/points/delete"), post(points::delete_points))
+        .route(
+            &format!("{c}/points/payload"),
+            post(points::set_payload).put(points::overwrite_payload),
+        )
+        .route(
+            &format!("{c}/points/payload/delete"),
+            post(points::delete_payload),
+        )
+        .route(
+            &format!("{c}/points/payload/clear"),
+            post(points::clear_payload),
+        )
+        .route(&format!("{c}/points/vectors"), put(points::update_vectors))
+        .route(&format!("{c}/points/batch"), post(points::batch))
+        .route(&format!("{c}/points/scroll"), post(points::scroll))
+        .route(&format!("{c}/points/count"), post(points::count))
+        .route(&format!("{c}/points/search"), post(search::search))
+        .route(
+            &format!("{c}/points/search/batch"),
+            post(search::search_batch),
+        )
+        .route(&format!("{c}/points/query"), post(search::query))
+        .route(
+            &format!("{c}/points/query/batch"),
+            post(search::query_batch),
+        )
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(middleware::from_fn_with_state(state.clone(), track))
+        .layer(DefaultBodyLimit::max(body_limit))
+        .with_state(state)
+}
+
+async fn not_found(req: Request) -> ApiError {
+    ApiError::NotFound(format!(
+        "Not found: no route for {} {}",
+        req.method(),
+        req.uri().path()
+    ))
+}
+
+async fn method_not_allowed(req: Request) -> Response {
+    let err = ApiError::NotFound(format!(
+        "Method {} is not allowed for {}",
+        req.method(),
+        req.uri().path()
+    ));
+    let mut resp = err.into_response();
+    *resp.status_mut() = axum::http::StatusCode::METHOD_NOT_ALLOWED;
+    resp
+}
+
+/// Counts requests and their latency by route pattern (not raw path, so
+/// collection names don't explode the label space).
+async fn track(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    let started = Instant::now();
+    let method = req.method().to_string();
+    let endpoint = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map(|p| p.as_str().to_string())
+        .unwrap_or_else(|| "unmatched".into());
+    let resp = next.run(req).await;
+    let labels = RequestLabels {
+        method,
+        endpoint,
+        status: resp.status().as_u16(),
+    };
+    state.metrics.requests.get_or_create(&labels).inc();
+    state
+        .metrics
+        .request_seconds
+        .get_or_create(&labels)
+        .observe(started.elapsed().as_secs_f64());
+    resp
+}

@@ -1,0 +1,471 @@
+//! Wire types mirroring Qdrant's REST schema, and their conversion to
+//! engine types. Nothing here is stored; the engine has its own types.
+
+use serde::de::Error as _;
+use serde::{Deserialize, Deserializer, Serialize};
+use serde_json::Value;
+
+use crate::engine::collection::Record;
+use crate::engine::filter::Filter;
+use crate::engine::payload::PayloadSelector;
+use crate::engine::types::{Payload, PointId};
+
+use super::error::ApiError;
+
+/// Qdrant's `ExtendedPointId`: an unsigned integer or a UUID string.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct WireId(pub PointId);
+
+impl<'de> Deserialize<'de> for WireId {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let v = Value::deserialize(d)?;
+        parse_id(&v).map(WireId).map_err(D::Error::custom)
+    }
+}
+
+pub fn parse_id(v: &Value) -> Result<PointId, String> {
+    match v {
+        Value::Number(n) => n
+            .as_u64()
+            .map(PointId::Num)
+            .ok_or_else(|| format!("point id {n} is not an unsigned integer or a UUID")),
+        Value::String(s) => uuid::Uuid::parse_str(s)
+            .map(PointId::Uuid)
+            .map_err(|_| format!("point id {s:?} is not an unsigned integer or a UUID")),
+        other => Err(format!(
+            "point id {other} is not an unsigned integer or a UUID"
+        )),
+    }
+}
+
+impl Serialize for WireId {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self.0 {
+            PointId::Num(n) => s.serialize_u64(n),
+            PointId::Uuid(u) => s.serialize_str(&u.to_string()),
+        }
+    }
+}
+
+/// A dense vector as sent: floats, or (for named vectors) an object.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(untagged)]
+pub enum VectorInput {
+    Dense(Vec<f32>),
+    Named(serde_json::Map<String, Value>),
+}
+
+impl VectorInput {
+    /// The unnamed dense vector; named vectors arrive with a later release.
+    pub fn into_dense(self) -> Result<Vec<f32>, ApiError> {
+        match self {
+            VectorInput::Dense(v) => Ok(v),
+            VectorInput::Named(map) => {
+                if map.len() == 1 {
+                    if let Some(v) = map.get("") {
+                        return serde_json::from_value(v.clone())
+                            .map_err(|e| ApiError::validation(e.to_string()));
+                    }
+                }
+                let names: Vec<&String> = map.keys().collect();
+                Err(ApiError::Engine(crate::engine::EngineError::BadRequest(
+                    format!(
+                        "Wrong input: Not existing vector name error: {}",
+                        names
+                            .iter()
+                            .map(|s| s.as_str())
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ),
+                )))
+            }
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PointStruct {
+    pub id: WireId,
+    pub vector: VectorInput,
+    #[serde(default)]
+    pub payload: Option<Payload>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BatchColumns {
+    pub ids: Vec<WireId>,
+    pub vectors: Vec<VectorInput>,
+    #[serde(default)]
+    pub payloads: Option<Vec<Option<Payload>>>,
+}
+
+/// `PointInsertOperations`: the `points` list or the `batch` columns.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UpsertRequest {
+    #[serde(default)]
+    pub points: Option<Vec<PointStruct>>,
+    #[serde(default)]
+    pub batch: Option<BatchColumns>,
+    #[serde(default)]
+    pub shard_key: Option<Value>,
+    #[serde(default)]
+    pub update_filter: Option<Filter>,
+    #[serde(default)]
+    pub update_mode: Option<Value>,
+}
+
+/// `PointsSelector` plus the payload fields of the payload routes.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SelectorRequest {
+    #[serde(default)]
+    pub points: Option<Vec<WireId>>,
+    #[serde(default)]
+    pub filter: Option<Filter>,
+    #[serde(default)]
+    pub shard_key: Option<Value>,
+    #[serde(default)]
+    pub payload: Option<Payload>,
+    #[serde(default)]
+    pub keys: Option<Vec<String>>,
+    #[serde(default)]
+    pub key: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PointVectors {
+    pub id: WireId,
+    pub vector: VectorInput,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateVectorsRequest {
+    pub points: Vec<PointVectors>,
+    #[serde(default)]
+    pub shard_key: Option<Value>,
+    #[serde(default)]
+    pub update_filter: Option<Filter>,
+}
+
+/// One entry of `/points/batch`.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "snake_case", deny_unknown_fields)]
+pub enum BatchOperation {
+    Upsert(UpsertRequest),
+    Delete(SelectorRequest),
+    SetPayload(SelectorRequest),
+    OverwritePayload(SelectorRequest),
+    DeletePayload(SelectorRequest),
+    ClearPayload(SelectorRequest),
+    UpdateVectors(UpdateVectorsRequest),
+    DeleteVectors(Value),
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BatchRequest {
+    pub operations: Vec<BatchOperation>,
+}
+
+/// Query parameters of every write route.
+#[derive(Debug, Default, Deserialize)]
+pub struct WriteParams {
+    #[serde(default)]
+    pub wait: Option<bool>,
+    #[serde(default)]
+    pub ordering: Option<Ordering>,
+    #[serde(default)]
+    pub timeout: Option<u64>,
+}
+
+/// Accepted and ignored: one node has one replica, so every ordering holds.
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Ordering {
+    Weak,
+    Medium,
+    Strong,
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct ReadParams {
+    #[serde(default)]
+    pub consistency: Option<Value>,
+    #[serde(default)]
+    pub timeout: Option<u64>,
+}
+
+/// `with_payload`: bool, list of keys, or include/exclude.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(untagged)]
+pub enum WithPayload {
+    Flag(bool),
+    Keys(Vec<String>),
+    Selector(PayloadSelectorWire),
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PayloadSelectorWire {
+    #[serde(default)]
+    pub include: Option<Vec<String>>,
+    #[serde(default)]
+    pub exclude: Option<Vec<String>>,
+}
+
+impl WithPayload {
+    pub fn into_selector(
+        w: Option<WithPayload>,
+        default: bool,
+    ) -> Result<PayloadSelector, ApiError> {
+        Ok(match w {
+            None => flag(default),
+            Some(WithPayload::Flag(b)) => flag(b),
+            Some(WithPayload::Keys(k)) => PayloadSelector::Include(k),
+            Some(WithPayload::Selector(s)) => match (s.include, s.exclude) {
+                (Some(i), None) => PayloadSelector::Include(i),
+                (None, Some(e)) => PayloadSelector::Exclude(e),
+                _ => {
+                    return Err(ApiError::validation(
+                        "with_payload selector needs exactly one of include or exclude",
+                    ))
+                }
+            },
+        })
+    }
+}
+
+fn flag(b: bool) -> PayloadSelector {
+    if b {
+        PayloadSelector::All
+    } else {
+        PayloadSelector::None
+    }
+}
+
+/// `with_vector(s)`: bool or list of vector names.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(untagged)]
+pub enum WithVector {
+    Flag(bool),
+    Names(Vec<String>),
+}
+
+impl WithVector {
+    pub fn wanted(w: &Option<WithVector>) -> bool {
+        match w {
+            None => false,
+            Some(WithVector::Flag(b)) => *b,
+            Some(WithVector::Names(n)) => n.iter().any(|n| n.is_empty()),
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RetrieveRequest {
+    pub ids: Vec<WireId>,
+    #[serde(default)]
+    pub with_payload: Option<WithPayload>,
+    #[serde(default)]
+    pub with_vector: Option<WithVector>,
+    #[serde(default)]
+    pub shard_key: Option<Value>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+pub enum OrderByWire {
+    Key(String),
+    Full {
+        key: String,
+        #[serde(default)]
+        direction: Option<DirectionWire>,
+        #[serde(default)]
+        start_from: Option<Value>,
+    },
+}
+
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DirectionWire {
+    Asc,
+    Desc,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ScrollRequestWire {
+    #[serde(default)]
+    pub offset: Option<WireId>,
+    #[serde(default)]
+    pub limit: Option<usize>,
+    #[serde(default)]
+    pub filter: Option<Filter>,
+    #[serde(default)]
+    pub with_payload: Option<WithPayload>,
+    #[serde(default)]
+    pub with_vector: Option<WithVector>,
+    #[serde(default)]
+    pub order_by: Option<OrderByWire>,
+    #[serde(default)]
+    pub shard_key: Option<Value>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CountRequest {
+    #[serde(default)]
+    pub filter: Option<Filter>,
+    #[serde(default)]
+    pub exact: Option<bool>,
+    #[serde(default)]
+    pub shard_key: Option<Value>,
+}
+
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SearchParams {
+    #[serde(default)]
+    pub hnsw_ef: Option<usize>,
+    #[serde(default)]
+    pub exact: Option<bool>,
+    #[serde(default)]
+    pub quantization: Option<Value>,
+    #[serde(default)]
+    pub indexed_only: Option<bool>,
+    #[serde(default)]
+    pub acorn: Option<Value>,
+}
+
+/// Legacy `/points/search` body.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SearchRequestWire {
+    pub vector: NamedVector,
+    #[serde(default)]
+    pub filter: Option<Filter>,
+    #[serde(default)]
+    pub params: Option<SearchParams>,
+    pub limit: usize,
+    #[serde(default)]
+    pub offset: Option<usize>,
+    #[serde(default)]
+    pub with_payload: Option<WithPayload>,
+    #[serde(default)]
+    pub with_vector: Option<WithVector>,
+    #[serde(default)]
+    pub score_threshold: Option<f32>,
+    #[serde(default)]
+    pub shard_key: Option<Value>,
+}
+
+/// `NamedVectorStruct`: a plain vector or `{name, vector}`.
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+pub enum NamedVector {
+    Plain(Vec<f32>),
+    Named { name: String, vector: Vec<f32> },
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SearchBatchWire {
+    pub searches: Vec<SearchRequestWire>,
+}
+
+/// `/points/query` body (the parts this release answers).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct QueryRequestWire {
+    #[serde(default)]
+    pub query: Option<Value>,
+    #[serde(default)]
+    pub using: Option<String>,
+    #[serde(default)]
+    pub filter: Option<Filter>,
+    #[serde(default)]
+    pub params: Option<SearchParams>,
+    #[serde(default)]
+    pub limit: Option<usize>,
+    #[serde(default)]
+    pub offset: Option<usize>,
+    #[serde(default)]
+    pub with_payload: Option<WithPayload>,
+    #[serde(default)]
+    pub with_vector: Option<WithVector>,
+    #[serde(default)]
+    pub score_threshold: Option<f32>,
+    #[serde(default)]
+    pub prefetch: Option<Value>,
+    #[serde(default)]
+    pub lookup_from: Option<Value>,
+    #[serde(default)]
+    pub shard_key: Option<Value>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct QueryBatchWire {
+    pub searches: Vec<QueryRequestWire>,
+}
+
+/// A point in a response: `Record` or `ScoredPoint`.
+#[derive(Debug, Serialize)]
+pub struct PointOut {
+    pub id: WireId,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub version: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub score: Option<f32>,
+    pub payload: Option<Payload>,
+    pub vector: Option<Vec<f32>>,
+    pub shard_key: Option<Value>,
+    pub order_value: Option<Value>,
+}
+
+impl PointOut {
+    pub fn record(r: Record) -> PointOut {
+        PointOut {
+            id: WireId(r.id),
+            version: None,
+            score: None,
+            payload: r.payload,
+            vector: r.vector,
+            shard_key: None,
+            order_value: r.order_value,
+        }
+    }
+
+    pub fn scored(r: Record) -> PointOut {
+        PointOut {
+            id: WireId(r.id),
+            version: Some(r.version),
+            score: Some(r.score.unwrap_or(0.0)),
+            payload: r.payload,
+            vector: r.vector,
+            shard_key: None,
+            order_value: r.order_value,
+        }
+    }
+}
+
+#[derive(Debug, Serialize)]
+pub struct UpdateResult {
+    pub operation_id: u64,
+    pub status: &'static str,
+}
+
+impl UpdateResult {
+    pub fn new(operation_id: u64, wait: bool) -> UpdateResult {
+        UpdateResult {
+            operation_id,
+            status: if wait { "completed" } else { "acknowledged" },
+        }
+    }
+}

@@ -1,0 +1,352 @@
+//! Point routes: writes (upsert, delete, payload edits, batch) and reads
+//! (retrieve, scroll, count).
+
+use std::time::Instant;
+
+use axum::extract::State;
+use axum::response::Response;
+use serde_json::json;
+
+use crate::engine::collection::{PointInsert, Selector, UpdateOp};
+use crate::engine::scroll::{Direction, OrderBy, ScrollRequest};
+use crate::engine::EngineError;
+
+use super::error::ApiError;
+use super::extract::{QJson, QPath, QQuery};
+use super::models::{
+    parse_id, BatchOperation, BatchRequest, CountRequest, DirectionWire, OrderByWire, PointOut,
+    ReadParams, RetrieveRequest, ScrollRequestWire, SelectorRequest, UpdateResult,
+    UpdateVectorsRequest, UpsertRequest, WithPayload, WithVector, WriteParams,
+};
+use super::{blocking, ok, AppState};
+
+/// Largest `limit` a read accepts, so one request cannot ask for the world.
+pub const MAX_LIMIT: usize = 100_000;
+
+fn upsert_op(req: UpsertRequest) -> Result<UpdateOp, ApiError> {
+    if req.update_filter.is_some() {
+        return Err(bad(
+            "update_filter is not supported by this Helio release yet",
+        ));
+    }
+    let points = match (req.points, req.batch) {
+        (Some(points), None) => points
+            .into_iter()
+            .map(|p| {
+                Ok(PointInsert {
+                    id: p.id.0,
+                    vector: p.vector.into_dense()?,
+                    payload: p.payload.unwrap_or_default(),
+                })
+            })
+            .collect::<Result<Vec<_>, ApiError>>()?,
+        (None, Some(batch)) => {
+            let n = batch.ids.len();
+            if batch.vectors.len() != n {
+                return Err(bad(&format!(
+                    "batch has {n} ids but {} vectors",
+                    batch.vectors.len()
+                )));
+            }
+            let payloads = batch.payloads.unwrap_or_default();
+            if !payloads.is_empty() && payloads.len() != n {
+                return Err(bad(&format!(
+                    "batch has {n} ids but {} payloads",
+                    payloads.len()
+                )));
+            }
+            let mut payloads = payloads.into_iter();
+            batch
+                .ids
+                .into_iter()
+                .zip(batch.vectors)
+                .map(|(id, v)| {
+                    Ok(PointInsert {
+                        id: id.0,
+                        vector: v.into_dense()?,
+                        payload: payloads.next().flatten().unwrap_or_default(),
+                    })
+                })
+                .collect::<Result<Vec<_>, ApiError>>()?
+        }
+        _ => {
+            return Err(ApiError::validation(
+                "expected exactly one of `points` or `batch`",
+            ))
+        }
+    };
+    Ok(UpdateOp::Upsert(points))
+}
+
+fn selector(req: &mut SelectorRequest) -> Result<Selector, ApiError> {
+    match (req.points.take(), req.filter.take()) {
+        (Some(ids), None) => Ok(Selector::Ids(ids.into_iter().map(|i| i.0).collect())),
+        (None, Some(filter)) => Ok(Selector::Filter(filter)),
+        (Some(_), Some(_)) => Err(ApiError::validation(
+            "give either `points` or `filter`, not both",
+        )),
+        (None, None) => Err(ApiError::validation(
+            "one of `points` or `filter` is required",
+        )),
+    }
+}
+
+fn payload_op(kind: &str, mut req: SelectorRequest) -> Result<UpdateOp, ApiError> {
+    let selector = selector(&mut req)?;
+    Ok(match kind {
+        "delete" => UpdateOp::Delete(selector),
+        "set" => UpdateOp::SetPayload {
+            selector,
+            payload: req
+                .payload
+                .ok_or_else(|| ApiError::validation("payload: missing field `payload`"))?,
+            key: req.key,
+        },
+        "overwrite" => UpdateOp::OverwritePayload {
+            selector,
+            payload: req
+                .payload
+                .ok_or_else(|| ApiError::validation("payload: missing field `payload`"))?,
+        },
+        "delete_payload" => UpdateOp::DeletePayload {
+            selector,
+            keys: req
+                .keys
+                .ok_or_else(|| ApiError::validation("keys: missing field `keys`"))?,
+        },
+        _ => UpdateOp::ClearPayload(selector),
+    })
+}
+
+fn vectors_op(req: UpdateVectorsRequest) -> Result<UpdateOp, ApiError> {
+    let list = req
+        .points
+        .into_iter()
+        .map(|p| Ok((p.id.0, p.vector.into_dense()?)))
+        .collect::<Result<Vec<_>, ApiError>>()?;
+    Ok(UpdateOp::UpdateVectors(list))
+}
+
+fn bad(msg: &str) -> ApiError {
+    ApiError::Engine(EngineError::BadRequest(msg.to_string()))
+}
+
+/// Runs a write and answers with Qdrant's `UpdateResult`.
+async fn write(
+    state: &AppState,
+    name: &str,
+    params: &WriteParams,
+    ops: Vec<UpdateOp>,
+    started: Instant,
+) -> Result<Response, ApiError> {
+    let collection = state.db.get(name)?;
+    let op = blocking(move || collection.update(ops)).await?;
+    Ok(ok(
+        started,
+        UpdateResult::new(op, params.wait.unwrap_or(false)),
+    ))
+}
+
+pub async fn upsert(
+    State(state): State<AppState>,
+    QPath(name): QPath<String>,
+    QQuery(params): QQuery<WriteParams>,
+    QJson(body): QJson<UpsertRequest>,
+) -> Result<Response, ApiError> {
+    let started = Instant::now();
+    let op = upsert_op(body)?;
+    write(&state, &name, &params, vec![op], started).await
+}
+
+macro_rules! selector_route {
+    ($fn_name:ident, $kind:literal) => {
+        pub async fn $fn_name(
+            State(state): State<AppState>,
+            QPath(name): QPath<String>,
+            QQuery(params): QQuery<WriteParams>,
+            QJson(body): QJson<SelectorRequest>,
+        ) -> Result<Response, ApiError> {
+            let started = Instant::now();
+            let op = payload_op($kind, body)?;
+            write(&state, &name, &params, vec![op], started).await
+        }
+    };
+}
+
+selector_route!(delete_points, "delete");
+selector_route!(set_payload, "set");
+selector_route!(overwrite_payload, "overwrite");
+selector_route!(delete_payload, "delete_payload");
+selector_route!(clear_payload, "clear");
+
+pub async fn update_vectors(
+    State(state): State<AppState>,
+    QPath(name): QPath<String>,
+    QQuery(params): QQuery<WriteParams>,
+    QJson(body): QJson<UpdateVectorsRequest>,
+) -> Result<Response, ApiError> {
+    let started = Instant::now();
+    let op = vectors_op(body)?;
+    write(&state, &name, &params, vec![op], started).await
+}
+
+pub async fn batch(
+    State(state): State<AppState>,
+    QPath(name): QPath<String>,
+    QQuery(params): QQuery<WriteParams>,
+    QJson(body): QJson<BatchRequest>,
+) -> Result<Response, ApiError> {
+    let started = Instant::now();
+    let ops = body
+        .operations
+        .into_iter()
+        .map(|op| match op {
+            BatchOperation::Upsert(u) => upsert_op(u),
+            BatchOperation::Delete(s) => payload_op("delete", s),
+            BatchOperation::SetPayload(s) => payload_op("set", s),
+            BatchOperation::OverwritePayload(s) => payload_op("overwrite", s),
+            BatchOperation::DeletePayload(s) => payload_op("delete_payload", s),
+            BatchOperation::ClearPayload(s) => payload_op("clear", s),
+            BatchOperation::UpdateVectors(v) => vectors_op(v),
+            BatchOperation::DeleteVectors(_) => Err(bad(
+                "delete_vectors needs named vectors, which this Helio release does not support yet",
+            )),
+        })
+        .collect::<Result<Vec<_>, ApiError>>()?;
+    let collection = state.db.get(&name)?;
+    let n = ops.len();
+    let op = blocking(move || collection.update(ops)).await?;
+    // Qdrant answers a batch with one UpdateResult per operation; here they
+    // commit together, so they share one operation id.
+    let wait = params.wait.unwrap_or(false);
+    let results: Vec<UpdateResult> = (0..n).map(|_| UpdateResult::new(op, wait)).collect();
+    Ok(ok(started, results))
+}
+
+pub async fn get_point(
+    State(state): State<AppState>,
+    QPath((name, id)): QPath<(String, String)>,
+    QQuery(_params): QQuery<ReadParams>,
+) -> Result<Response, ApiError> {
+    let started = Instant::now();
+    let collection = state.db.get(&name)?;
+    let value = match id.parse::<u64>() {
+        Ok(n) => json!(n),
+        Err(_) => json!(id),
+    };
+    let id = parse_id(&value).map_err(|e| bad(&e))?;
+    let records = collection.retrieve(&[id], &crate::engine::payload::PayloadSelector::All, true);
+    let record = records.into_iter().next().ok_or_else(|| {
+        ApiError::NotFound(format!("Not found: Point with id {id} does not exists!"))
+    })?;
+    Ok(ok(started, PointOut::record(record)))
+}
+
+pub async fn retrieve(
+    State(state): State<AppState>,
+    QPath(name): QPath<String>,
+    QQuery(_params): QQuery<ReadParams>,
+    QJson(body): QJson<RetrieveRequest>,
+) -> Result<Response, ApiError> {
+    let started = Instant::now();
+    let collection = state.db.get(&name)?;
+    let with_payload = WithPayload::into_selector(body.with_payload, true)?;
+    let with_vector = WithVector::wanted(&body.with_vector);
+    let ids: Vec<_> = body.ids.into_iter().map(|i| i.0).collect();
+    let records = collection.retrieve(&ids, &with_payload, with_vector);
+    Ok(ok(
+        started,
+        records
+            .into_iter()
+            .map(PointOut::record)
+            .collect::<Vec<_>>(),
+    ))
+}
+
+pub async fn scroll(
+    State(state): State<AppState>,
+    QPath(name): QPath<String>,
+    QQuery(_params): QQuery<ReadParams>,
+    QJson(body): QJson<ScrollRequestWire>,
+) -> Result<Response, ApiError> {
+    let started = Instant::now();
+    let collection = state.db.get(&name)?;
+    let limit = body.limit.unwrap_or(10);
+    if limit > MAX_LIMIT {
+        return Err(bad(&format!("limit must be at most {MAX_LIMIT}")));
+    }
+    let order_by = match body.order_by {
+        None => None,
+        Some(OrderByWire::Key(key)) => Some(OrderBy {
+            key,
+            direction: Direction::Asc,
+            start_from: None,
+        }),
+        Some(OrderByWire::Full {
+            key,
+            direction,
+            start_from,
+        }) => Some(OrderBy {
+            key,
+            direction: match direction {
+                Some(DirectionWire::Desc) => Direction::Desc,
+                _ => Direction::Asc,
+            },
+            start_from: match start_from {
+                None | Some(serde_json::Value::Null) => None,
+                Some(v) => Some(start_from_value(&v)?),
+            },
+        }),
+    };
+    let req = ScrollRequest {
+        filter: body.filter,
+        limit,
+        offset: body.offset.map(|o| o.0),
+        order_by,
+        with_payload: WithPayload::into_selector(body.with_payload, true)?,
+        with_vector: WithVector::wanted(&body.with_vector),
+    };
+    let (records, next) = blocking(move || collection.scroll(&req)).await?;
+    Ok(ok(
+        started,
+        json!({
+            "points": records.into_iter().map(PointOut::record).collect::<Vec<_>>(),
+            "next_page_offset": next.map(super::models::WireId),
+        }),
+    ))
+}
+
+/// `start_from` is a number or an RFC 3339 datetime.
+fn start_from_value(v: &serde_json::Value) -> Result<f64, ApiError> {
+    if let Some(n) = v.as_f64() {
+        return Ok(n);
+    }
+    v.as_str()
+        .and_then(|s| chrono::DateTime::parse_from_rfc3339(s).ok())
+        .map(|d| d.timestamp_micros() as f64)
+        .ok_or_else(|| {
+            ApiError::validation(format!(
+                "order_by.start_from: {v} is not a number or a datetime"
+            ))
+        })
+}
+
+pub async fn count(
+    State(state): State<AppState>,
+    QPath(name): QPath<String>,
+    QQuery(_params): QQuery<ReadParams>,
+    QJson(body): QJson<CountRequest>,
+) -> Result<Response, ApiError> {
+    let started = Instant::now();
+    let collection = state.db.get(&name)?;
+    if let Some(f) = &body.filter {
+        f.validate().map_err(bad_owned)?;
+    }
+    let exact = body.exact.unwrap_or(true);
+    let count = blocking(move || Ok(collection.count(body.filter.as_ref(), exact))).await?;
+    Ok(ok(started, json!({"count": count})))
+}
+
+fn bad_owned(msg: String) -> ApiError {
+    ApiError::Engine(EngineError::BadRequest(msg))
+}

@@ -1,0 +1,89 @@
+//! Service routes: version, health probes, metrics, telemetry, cluster.
+
+use std::time::Instant;
+
+use axum::extract::State;
+use axum::http::header;
+use axum::response::{IntoResponse, Response};
+use serde_json::json;
+
+use super::error::ApiError;
+use super::{ok, AppState};
+
+/// The Qdrant REST API version Helio implements. Clients compare it with
+/// their own version, so it is what `GET /` reports as `version`.
+pub const QDRANT_API_VERSION: &str = "1.18.0";
+
+pub async fn root() -> Response {
+    axum::Json(json!({
+        "title": "qdrant - vector search engine",
+        "version": QDRANT_API_VERSION,
+        "commit": null,
+        "helio_version": env!("CARGO_PKG_VERSION"),
+        "engine": "helio",
+    }))
+    .into_response()
+}
+
+pub async fn healthz() -> &'static str {
+    "healthz check passed"
+}
+
+pub async fn livez() -> &'static str {
+    "healthz check passed"
+}
+
+pub async fn readyz() -> &'static str {
+    "all shards are ready"
+}
+
+pub async fn metrics(State(state): State<AppState>) -> Response {
+    let body = state.metrics.render(&state.db);
+    (
+        [(
+            header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
+        body,
+    )
+        .into_response()
+}
+
+pub async fn telemetry(State(state): State<AppState>) -> Result<Response, ApiError> {
+    let started = Instant::now();
+    let collections: Vec<_> = state
+        .db
+        .all()
+        .iter()
+        .map(|c| {
+            let info = c.info();
+            json!({
+                "id": c.name(),
+                "points_count": info.points_count,
+                "indexed_vectors_count": info.indexed_vectors_count,
+                "segments_count": info.segments_count,
+                "status": if info.optimizing { "yellow" } else { "green" },
+            })
+        })
+        .collect();
+    Ok(ok(
+        started,
+        json!({
+            "id": state.instance_id,
+            "app": {
+                "name": "helio",
+                "version": env!("CARGO_PKG_VERSION"),
+                "qdrant_api_version": QDRANT_API_VERSION,
+                "startup": state.started_at.to_rfc3339(),
+            },
+            "collections": {
+                "number_of_collections": collections.len(),
+                "collections": collections,
+            },
+        }),
+    ))
+}
+
+pub async fn cluster() -> Result<Response, ApiError> {
+    Ok(ok(Instant::now(), json!({"status": "disabled"})))
+}

@@ -1,0 +1,812 @@
+//! One collection: its configuration, durable storage, in-memory view and
+//! the write path.
+//!
+//! Every write goes through [`Collection::update`]: the batch is planned
+//! against the current state (so a bad point rejects the whole batch before
+//! anything is written), new vectors go to fresh arena slots, the SQLite
+//! transaction commits, and only then does the in-memory view change.
+//! Reads (`points`, `scroll`, `count`, `search`) take the view's read lock.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+use parking_lot::{Condvar, Mutex, RwLock};
+use roaring::RoaringBitmap;
+use serde_json::Value;
+
+use super::distance;
+use super::error::{EngineError, Result};
+use super::filter::Filter;
+use super::hnsw::{FrozenGraph, VectorSource};
+use super::params::{CollectionConfig, HnswConfigDiff, OptimizersConfigDiff};
+use super::payload::{self, PayloadSelector};
+use super::payload_index::{PayloadFieldSchema, PayloadIndexInfo};
+use super::points::{Points, Segment, Slot};
+use super::storage::{sync_dir, Arena, Store, StoreOp};
+use super::types::{Offset, Payload, PointId};
+
+/// A point as written by a client, already validated for shape.
+#[derive(Debug, Clone)]
+pub struct PointInsert {
+    pub id: PointId,
+    pub vector: Vec<f32>,
+    pub payload: Payload,
+}
+
+/// Which points an operation applies to.
+#[derive(Debug, Clone)]
+pub enum Selector {
+    Ids(Vec<PointId>),
+    Filter(Filter),
+}
+
+/// One write operation; a batch of them commits atomically.
+#[derive(Debug, Clone)]
+pub enum UpdateOp {
+    Upsert(Vec<PointInsert>),
+    Delete(Selector),
+    /// Merge `payload` into the points' payloads, at `key` when given.
+    SetPayload {
+        selector: Selector,
+        payload: Payload,
+        key: Option<String>,
+    },
+    OverwritePayload {
+        selector: Selector,
+        payload: Payload,
+    },
+    DeletePayload {
+        selector: Selector,
+        keys: Vec<String>,
+    },
+    ClearPayload(Selector),
+    /// Replace the vectors of existing points, keeping their payloads.
+    UpdateVectors(Vec<(PointId, Vec<f32>)>),
+}
+
+/// A point as read back.
+#[derive(Debug, Clone)]
+pub struct Record {
+    pub id: PointId,
+    pub version: u64,
+    pub score: Option<f32>,
+    pub payload: Option<Payload>,
+    pub vector: Option<Vec<f32>>,
+    pub order_value: Option<Value>,
+}
+
+/// Summary for the collection info route.
+#[derive(Debug, Clone)]
+pub struct CollectionInfo {
+    pub config: CollectionConfig,
+    pub points_count: usize,
+    pub indexed_vectors_count: u64,
+    pub segments_count: usize,
+    pub optimizing: bool,
+    pub payload_schema: std::collections::BTreeMap<String, PayloadIndexInfo>,
+}
+
+/// Writer-only state, behind the write mutex.
+struct WriteState {
+    next_offset: Offset,
+    next_version: u64,
+}
+
+pub struct Collection {
+    pub(super) name: String,
+    pub(super) dir: PathBuf,
+    pub(super) config: RwLock<CollectionConfig>,
+    pub(super) store: Store,
+    pub(super) arena: Arena,
+    pub(super) points: RwLock<Points>,
+    writer: Mutex<WriteState>,
+    fsync: bool,
+    /// Wakes the optimizer thread; `true` in the mutex means "work to do".
+    pub(super) wake: (Mutex<bool>, Condvar),
+    pub(super) stopped: AtomicBool,
+    pub(super) optimizing: AtomicBool,
+}
+
+impl VectorSource for Arena {
+    fn dim(&self) -> usize {
+        Arena::dim(self)
+    }
+
+    fn vector(&self, offset: Offset) -> &[f32] {
+        self.get(offset)
+    }
+}
+
+const META_CONFIG: &str = "config";
+const META_NEXT_OFFSET: &str = "next_offset";
+const META_NEXT_VERSION: &str = "next_version";
+const META_SEGMENTS: &str = "segments";
+const META_INDEXES: &str = "payload_indexes";
+
+impl Collection {
+    /// Creates the on-disk layout of a new collection.
+    pub fn create(
+        dir: &Path,
+        name: &str,
+        config: CollectionConfig,
+        fsync: bool,
+    ) -> Result<Collection> {
+        config.validate()?;
+        std::fs::create_dir_all(dir.join("segments"))?;
+        let store = Store::open(&dir.join("points.db"), fsync)?;
+        store.set_meta(META_CONFIG, &json(&config))?;
+        sync_dir(dir)?;
+        Self::open(dir, name, fsync)
+    }
+
+    /// Opens a collection and rebuilds its in-memory view from storage.
+    pub fn open(dir: &Path, name: &str, fsync: bool) -> Result<Collection> {
+        let store = Store::open(&dir.join("points.db"), fsync)?;
+        let config: CollectionConfig = parse_meta(&store, META_CONFIG)?
+            .ok_or_else(|| EngineError::Storage(format!("collection {name} has no config")))?;
+        let arena = Arena::open(&dir.join("vectors"), config.vectors.size)?;
+        let next_offset = parse_meta(&store, META_NEXT_OFFSET)?.unwrap_or(0);
+        let next_version = parse_meta(&store, META_NEXT_VERSION)?.unwrap_or(0);
+
+        let mut points = Points::default();
+        let schemas: Vec<(String, PayloadFieldSchema)> =
+            parse_meta(&store, META_INDEXES)?.unwrap_or_default();
+        for stored in store.load_points()? {
+            let payload: Payload = serde_json::from_str(&stored.payload).map_err(|e| {
+                EngineError::Storage(format!("corrupt payload of {}: {e}", stored.id))
+            })?;
+            points.insert(
+                stored.offset,
+                Slot {
+                    id: stored.id,
+                    version: stored.version,
+                    payload,
+                },
+            );
+        }
+        for (field, schema) in schemas {
+            let Points { indexes, slots, .. } = &mut points;
+            let live = slots
+                .iter()
+                .enumerate()
+                .filter_map(|(o, s)| s.as_ref().map(|s| (o as Offset, &s.payload)));
+            indexes
+                .create(&field, schema, live)
+                .map_err(|e| EngineError::Storage(format!("payload index {field}: {e}")))?;
+        }
+        let segment_ids: Vec<(String, (usize, usize))> =
+            parse_meta(&store, META_SEGMENTS)?.unwrap_or_default();
+        load_segments(dir, &segment_ids, &config, &mut points);
+
+        tracing::info!(
+            collection = name,
+            points = points.len(),
+            segments = points.segments.len(),
+            unindexed = points.tail.len(),
+            "collection opened"
+        );
+        Ok(Collection {
+            name: name.to_string(),
+            dir: dir.to_path_buf(),
+            config: RwLock::new(config),
+            store,
+            arena,
+            points: RwLock::new(points),
+            writer: Mutex::new(WriteState {
+                next_offset,
+                next_version,
+            }),
+            fsync,
+            wake: (Mutex::new(true), Condvar::new()),
+            stopped: AtomicBool::new(false),
+            optimizing: AtomicBool::new(false),
+        })
+    }
+
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    pub fn config(&self) -> CollectionConfig {
+        self.config.read().clone()
+    }
+
+    pub fn info(&self) -> CollectionInfo {
+        let points = self.points.read();
+        CollectionInfo {
+            config: self.config(),
+            points_count: points.len(),
+            indexed_vectors_count: points.indexed_count(),
+            segments_count: points.segments.len()
+                + usize::from(!points.tail.is_empty() || points.segments.is_empty()),
+            optimizing: self.optimizing.load(Ordering::Relaxed) || self.needs_indexing(&points),
+            payload_schema: points.indexes.schema_info(),
+        }
+    }
+
+    fn needs_indexing(&self, points: &Points) -> bool {
+        match self.config.read().indexing_threshold_points() {
+            Some(threshold) => points.tail.len() as usize >= threshold,
+            None => false,
+        }
+    }
+
+    /// Applies the collection update route's diffs; the optimizer picks up
+    /// hnsw changes and rebuilds graphs built with other parameters.
+    pub fn update_config(
+        &self,
+        hnsw: Option<&HnswConfigDiff>,
+        optimizers: Option<&OptimizersConfigDiff>,
+        vector_hnsw: Option<&HnswConfigDiff>,
+        metadata: Option<&Payload>,
+    ) -> Result<()> {
+        let _writer = self.writer.lock();
+        let mut config = self.config.read().clone();
+        if let Some(d) = hnsw {
+            config.hnsw_config.apply(d);
+        }
+        if let Some(d) = optimizers {
+            config.optimizer_config.apply(d)?;
+        }
+        if let Some(d) = vector_hnsw {
+            let mut merged = config.vectors.hnsw_config.clone().unwrap_or_default();
+            merge_hnsw_diff(&mut merged, d);
+            config.vectors.hnsw_config = Some(merged);
+        }
+        if let Some(m) = metadata {
+            let target = config.metadata.get_or_insert_with(Default::default);
+            for (k, v) in m {
+                target.insert(k.clone(), v.clone());
+            }
+        }
+        config.validate()?;
+        self.store.set_meta(META_CONFIG, &json(&config))?;
+        *self.config.write() = config;
+        self.notify_optimizer();
+        Ok(())
+    }
+
+    pub fn notify_optimizer(&self) {
+        let (lock, cvar) = &self.wake;
+        *lock.lock() = true;
+        cvar.notify_one();
+    }
+
+    // ---------------------------------------------------------------- writes
+
+    /// Applies a batch of operations atomically and returns its operation id.
+    #[tracing::instrument(skip_all, fields(collection = %self.name, ops = ops.len()))]
+    pub fn update(&self, ops: Vec<UpdateOp>) -> Result<u64> {
+        let mut writer = self.writer.lock();
+        let dim = self.config.read().vectors.size;
+        let distance = self.config.read().vectors.distance;
+        let version = writer.next_version;
+
+        // 1. Plan every change against the current state plus earlier ops.
+        let mut plan = Plan::default();
+        {
+            let points = self.points.read();
+            for op in ops {
+                plan.add(&points, op, dim)?;
+            }
+        }
+
+        // 2. New vectors go to fresh slots that no reader can see.
+        let first_offset = writer.next_offset;
+        let mut next_offset = first_offset;
+        let mut store_ops = Vec::new();
+        let mut offsets: HashMap<PointId, Offset> = HashMap::new();
+        let payload_texts: Vec<(PointId, String)> = plan
+            .order
+            .iter()
+            .filter_map(|id| match plan.changes.get(id) {
+                Some(Change::Put { payload, .. }) => Some((*id, json(payload))),
+                _ => None,
+            })
+            .collect();
+        for id in &plan.order {
+            if let Some(Change::Put {
+                vector: Some(vector),
+                ..
+            }) = plan.changes.get(id)
+            {
+                let mut v = vector.clone();
+                if distance == super::types::Distance::Cosine {
+                    distance::normalize(&mut v);
+                }
+                self.arena.put(next_offset, &v)?;
+                offsets.insert(*id, next_offset);
+                next_offset = next_offset
+                    .checked_add(1)
+                    .ok_or_else(|| EngineError::Storage("offset space exhausted".into()))?;
+            }
+        }
+        if self.fsync {
+            self.arena.flush(first_offset, next_offset)?;
+        }
+        let texts: HashMap<PointId, &str> = payload_texts
+            .iter()
+            .map(|(id, t)| (*id, t.as_str()))
+            .collect();
+        for id in &plan.order {
+            match plan.changes.get(id) {
+                Some(Change::Put { existing, .. }) => {
+                    let payload = texts[id];
+                    match offsets.get(id) {
+                        Some(&offset) => store_ops.push(StoreOp::Upsert {
+                            id: *id,
+                            offset,
+                            version,
+                            payload,
+                        }),
+                        None => {
+                            debug_assert!(existing.is_some());
+                            store_ops.push(StoreOp::SetPayload {
+                                id: *id,
+                                version,
+                                payload,
+                            })
+                        }
+                    }
+                }
+                Some(Change::Delete) => store_ops.push(StoreOp::Delete { id: *id }),
+                None => {}
+            }
+        }
+
+        // 3. Commit: from here on the change is durable.
+        self.store.apply(
+            &store_ops,
+            &[
+                (META_NEXT_OFFSET, next_offset.to_string()),
+                (META_NEXT_VERSION, (version + 1).to_string()),
+            ],
+        )?;
+        writer.next_offset = next_offset;
+        writer.next_version = version + 1;
+
+        // 4. Publish to readers.
+        {
+            let mut points = self.points.write();
+            for id in &plan.order {
+                match plan.changes.remove(id) {
+                    Some(Change::Put {
+                        payload, existing, ..
+                    }) => match offsets.get(id) {
+                        Some(&offset) => points.insert(
+                            offset,
+                            Slot {
+                                id: *id,
+                                version,
+                                payload,
+                            },
+                        ),
+                        None => {
+                            if let Some(offset) = existing {
+                                points.set_payload(offset, version, payload);
+                            }
+                        }
+                    },
+                    Some(Change::Delete) => points.delete(id),
+                    None => {}
+                }
+            }
+        }
+        drop(writer);
+        self.notify_optimizer();
+        Ok(version)
+    }
+
+    // ----------------------------------------------------------- payload index
+
+    pub fn create_payload_index(&self, field: &str, schema: PayloadFieldSchema) -> Result<u64> {
+        let writer = self.writer.lock();
+        let mut points = self.points.write();
+        let mut schemas = self.stored_index_schemas()?;
+        schemas.retain(|(f, _)| f != field);
+        schemas.push((field.to_string(), schema.clone()));
+        {
+            let Points { indexes, slots, .. } = &mut *points;
+            indexes.drop(field);
+            let live = slots
+                .iter()
+                .enumerate()
+                .filter_map(|(o, s)| s.as_ref().map(|s| (o as Offset, &s.payload)));
+            indexes
+                .create(field, schema, live)
+                .map_err(EngineError::BadRequest)?;
+        }
+        self.store.set_meta(META_INDEXES, &json(&schemas))?;
+        Ok(writer.next_version)
+    }
+
+    pub fn delete_payload_index(&self, field: &str) -> Result<u64> {
+        let writer = self.writer.lock();
+        let mut points = self.points.write();
+        let mut schemas = self.stored_index_schemas()?;
+        schemas.retain(|(f, _)| f != field);
+        points.indexes.drop(field);
+        self.store.set_meta(META_INDEXES, &json(&schemas))?;
+        Ok(writer.next_version)
+    }
+
+    fn stored_index_schemas(&self) -> Result<Vec<(String, PayloadFieldSchema)>> {
+        Ok(parse_meta(&self.store, META_INDEXES)?.unwrap_or_default())
+    }
+
+    // ----------------------------------------------------------------- reads
+
+    /// Points by id, in the order asked, skipping ids that do not exist.
+    pub fn retrieve(
+        &self,
+        ids: &[PointId],
+        with_payload: &PayloadSelector,
+        with_vector: bool,
+    ) -> Vec<Record> {
+        let points = self.points.read();
+        ids.iter()
+            .filter_map(|id| points.ids.get(id).copied())
+            .filter_map(|o| self.record(&points, o, None, with_payload, with_vector))
+            .collect()
+    }
+
+    pub(super) fn record(
+        &self,
+        points: &Points,
+        offset: Offset,
+        score: Option<f32>,
+        with_payload: &PayloadSelector,
+        with_vector: bool,
+    ) -> Option<Record> {
+        let slot = points.slot(offset)?;
+        Some(Record {
+            id: slot.id,
+            version: slot.version,
+            score,
+            payload: with_payload.select(&slot.payload),
+            vector: with_vector.then(|| self.arena.get(offset).to_vec()),
+            order_value: None,
+        })
+    }
+
+    /// The stored (normalised, for Cosine) vector of a point.
+    pub fn vector_of(&self, id: &PointId) -> Option<Vec<f32>> {
+        let points = self.points.read();
+        points.ids.get(id).map(|&o| self.arena.get(o).to_vec())
+    }
+
+    pub fn count(&self, filter: Option<&Filter>, exact: bool) -> usize {
+        let points = self.points.read();
+        match filter {
+            None => points.len(),
+            Some(f) if !exact => points.indexes.estimate(f, points.len()).min(points.len()),
+            Some(f) => self.matching(&points, f).len() as usize,
+        }
+    }
+
+    /// Live offsets matching `filter`, narrowed by payload indexes first.
+    pub(super) fn matching(&self, points: &Points, filter: &Filter) -> RoaringBitmap {
+        let candidates = match points.indexes.candidates(filter) {
+            Some(c) => c & &points.live,
+            None => points.live.clone(),
+        };
+        candidates
+            .iter()
+            .filter(|&o| {
+                points
+                    .view(o)
+                    .is_some_and(|v| filter.check_with(&v, &points.indexes))
+            })
+            .collect()
+    }
+
+    pub fn dim(&self) -> usize {
+        self.arena.dim()
+    }
+
+    /// Marks the collection dropped: the optimizer thread exits.
+    pub fn stop(&self) {
+        self.stopped.store(true, Ordering::SeqCst);
+        self.notify_optimizer();
+    }
+
+    pub(super) fn save_segments_meta(&self, segments: &[Arc<Segment>]) -> Result<()> {
+        let list: Vec<(String, (usize, usize))> = segments
+            .iter()
+            .map(|s| (s.id.clone(), s.built_with))
+            .collect();
+        self.store.set_meta(META_SEGMENTS, &json(&list))
+    }
+}
+
+fn merge_hnsw_diff(target: &mut HnswConfigDiff, d: &HnswConfigDiff) {
+    macro_rules! take {
+        ($($f:ident),*) => { $( if d.$f.is_some() { target.$f = d.$f; } )* };
+    }
+    take!(
+        m,
+        ef_construct,
+        full_scan_threshold,
+        max_indexing_threads,
+        on_disk,
+        payload_m,
+        inline_storage
+    );
+}
+
+fn load_segments(
+    dir: &Path,
+    ids: &[(String, (usize, usize))],
+    config: &CollectionConfig,
+    points: &mut Points,
+) {
+    let seg_dir = dir.join("segments");
+    for (id, built_with) in ids {
+        let path = seg_dir.join(format!("{id}.hnsw"));
+        let opened = FrozenGraph::open(&path, config.vectors.distance)
+            .map_err(EngineError::from)
+            .and_then(|g| {
+                if g.distance() == config.vectors.distance && g.dim() == config.vectors.size {
+                    Ok(g)
+                } else {
+                    Err(EngineError::Storage(
+                        "graph built for another vector config".into(),
+                    ))
+                }
+            });
+        match opened {
+            Ok(graph) => {
+                let members: RoaringBitmap = graph.offsets().iter().copied().collect();
+                points.tail -= &members;
+                points.segments.push(Arc::new(Segment {
+                    id: id.clone(),
+                    graph,
+                    members,
+                    built_with: *built_with,
+                }));
+            }
+            // The graph is derived data: its points fall back to the exact
+            // tail and the optimizer rebuilds it.
+            Err(e) => {
+                tracing::warn!(segment = %id, error = %e, "segment graph unreadable; will rebuild")
+            }
+        }
+    }
+    // Files no longer listed are leftovers of a crash mid-optimisation.
+    if let Ok(entries) = std::fs::read_dir(&seg_dir) {
+        for entry in entries.flatten() {
+            let name = entry.file_name().to_string_lossy().to_string();
+            let listed = ids.iter().any(|(id, _)| name == format!("{id}.hnsw"));
+            if !listed {
+                let _ = std::fs::remove_file(entry.path());
+            }
+        }
+    }
+}
+
+pub(super) fn json<T: serde::Serialize>(value: &T) -> String {
+    serde_json::to_string(value).expect("in-memory values serialise")
+}
+
+fn parse_meta<T: serde::de::DeserializeOwned>(store: &Store, key: &str) -> Result<Option<T>> {
+    match store.get_meta(key)? {
+        None => Ok(None),
+        Some(text) => serde_json::from_str(&text)
+            .map(Some)
+            .map_err(|e| EngineError::Storage(format!("corrupt metadata {key}: {e}"))),
+    }
+}
+
+/// The net effect of a batch on each touched point.
+enum Change {
+    /// The point exists after the batch with this payload; `vector` is set
+    /// when a new vector must be written.
+    Put {
+        vector: Option<Vec<f32>>,
+        payload: Payload,
+        /// Offset of the point before the batch, if it existed.
+        existing: Option<Offset>,
+    },
+    Delete,
+}
+
+#[derive(Default)]
+struct Plan {
+    changes: HashMap<PointId, Change>,
+    /// Touched ids in first-touch order, so storage sees a stable order.
+    order: Vec<PointId>,
+}
+
+impl Plan {
+    fn touch(&mut self, id: PointId) {
+        if !self.changes.contains_key(&id) {
+            self.order.push(id);
+        }
+    }
+
+    /// Current payload of `id` as earlier ops in this batch left it.
+    fn current<'a>(
+        &'a self,
+        points: &'a Points,
+        id: &PointId,
+    ) -> Option<(Option<Offset>, &'a Payload)> {
+        match self.changes.get(id) {
+            Some(Change::Put {
+                payload, existing, ..
+            }) => Some((*existing, payload)),
+            Some(Change::Delete) => None,
+            None => {
+                let offset = *points.ids.get(id)?;
+                Some((Some(offset), &points.slot(offset)?.payload))
+            }
+        }
+    }
+
+    fn resolve(&self, points: &Points, selector: &Selector) -> Result<Vec<PointId>> {
+        match selector {
+            Selector::Ids(ids) => Ok(ids.clone()),
+            Selector::Filter(filter) => {
+                filter.validate().map_err(EngineError::BadRequest)?;
+                let mut ids: Vec<PointId> = Vec::new();
+                // Points as they stand before the batch, unless changed by it.
+                for (id, &offset) in &points.ids {
+                    if self.changes.contains_key(id) {
+                        continue;
+                    }
+                    if points
+                        .view(offset)
+                        .is_some_and(|v| filter.check_with(&v, &points.indexes))
+                    {
+                        ids.push(*id);
+                    }
+                }
+                for id in &self.order {
+                    if let Some(Change::Put { payload, .. }) = self.changes.get(id) {
+                        let slot = Slot {
+                            id: *id,
+                            version: 0,
+                            payload: payload.clone(),
+                        };
+                        if filter.check(&super::points::View::new(&slot)) {
+                            ids.push(*id);
+                        }
+                    }
+                }
+                Ok(ids)
+            }
+        }
+    }
+
+    fn add(&mut self, points: &Points, op: UpdateOp, dim: usize) -> Result<()> {
+        match op {
+            UpdateOp::Upsert(list) => {
+                for p in list {
+                    check_vector(&p.vector, dim)?;
+                    let existing = points.ids.get(&p.id).copied();
+                    self.touch(p.id);
+                    self.changes.insert(
+                        p.id,
+                        Change::Put {
+                            vector: Some(p.vector),
+                            payload: p.payload,
+                            existing,
+                        },
+                    );
+                }
+            }
+            UpdateOp::UpdateVectors(list) => {
+                for (id, vector) in list {
+                    check_vector(&vector, dim)?;
+                    let (existing, payload) = self
+                        .current(points, &id)
+                        .map(|(o, p)| (o, p.clone()))
+                        .ok_or_else(|| missing_point(&id))?;
+                    self.touch(id);
+                    self.changes.insert(
+                        id,
+                        Change::Put {
+                            vector: Some(vector),
+                            payload,
+                            existing,
+                        },
+                    );
+                }
+            }
+            UpdateOp::Delete(selector) => {
+                for id in self.resolve(points, &selector)? {
+                    if self.current(points, &id).is_some() {
+                        self.touch(id);
+                        self.changes.insert(id, Change::Delete);
+                    }
+                }
+            }
+            UpdateOp::SetPayload {
+                selector,
+                payload,
+                key,
+            } => self.edit_payloads(points, &selector, |p| {
+                payload::set_at(p, key.as_deref(), &payload)
+            })?,
+            UpdateOp::OverwritePayload { selector, payload } => {
+                self.edit_payloads(points, &selector, |p| {
+                    *p = payload.clone();
+                    Ok(())
+                })?
+            }
+            UpdateOp::DeletePayload { selector, keys } => {
+                self.edit_payloads(points, &selector, |p| {
+                    for key in &keys {
+                        payload::delete_at(p, key);
+                    }
+                    Ok(())
+                })?
+            }
+            UpdateOp::ClearPayload(selector) => self.edit_payloads(points, &selector, |p| {
+                p.clear();
+                Ok(())
+            })?,
+        }
+        Ok(())
+    }
+
+    /// Applies `edit` to the payload of every selected point. Qdrant
+    /// rejects payload changes on ids that do not exist when they are named
+    /// explicitly; with a filter only matching points are touched.
+    fn edit_payloads(
+        &mut self,
+        points: &Points,
+        selector: &Selector,
+        edit: impl Fn(&mut Payload) -> Result<()>,
+    ) -> Result<()> {
+        for id in self.resolve(points, selector)? {
+            let (existing, mut payload, vector) = match self.changes.get(&id) {
+                Some(Change::Put {
+                    vector,
+                    payload,
+                    existing,
+                }) => (*existing, payload.clone(), vector.clone()),
+                Some(Change::Delete) => return Err(missing_point(&id)),
+                None => {
+                    let (o, p) = self
+                        .current(points, &id)
+                        .ok_or_else(|| missing_point(&id))?;
+                    (o, p.clone(), None)
+                }
+            };
+            edit(&mut payload)?;
+            self.touch(id);
+            self.changes.insert(
+                id,
+                Change::Put {
+                    vector,
+                    payload,
+                    existing,
+                },
+            );
+        }
+        Ok(())
+    }
+}
+
+fn missing_point(id: &PointId) -> EngineError {
+    EngineError::NotFound(format!("No point with id {id} found"))
+}
+
+/// Rejects vectors of the wrong size and non-finite components.
+pub fn check_vector(vector: &[f32], dim: usize) -> Result<()> {
+    if vector.len() != dim {
+        return Err(EngineError::VectorDimension {
+            expected: dim,
+            got: vector.len(),
+        });
+    }
+    if let Some(i) = vector.iter().position(|x| !x.is_finite()) {
+        return Err(EngineError::BadRequest(format!(
+            "vector component {i} is not a finite number ({})",
+            vector[i]
+        )));
+    }
+    Ok(())
+}

@@ -1,0 +1,137 @@
+//! All collections under one storage directory.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use parking_lot::RwLock;
+
+use super::collection::Collection;
+use super::error::{EngineError, Result};
+use super::optimizer;
+use super::params::CollectionConfig;
+use super::storage::sync_dir;
+
+pub struct Database {
+    root: PathBuf,
+    fsync: bool,
+    collections: RwLock<BTreeMap<String, Arc<Collection>>>,
+}
+
+impl Database {
+    /// Opens every collection under `root/collections`, starting an
+    /// optimizer thread for each.
+    pub fn open(root: &Path, fsync: bool) -> Result<Database> {
+        let dir = root.join("collections");
+        std::fs::create_dir_all(&dir)?;
+        let mut collections = BTreeMap::new();
+        for entry in std::fs::read_dir(&dir)? {
+            let entry = entry?;
+            let name = entry.file_name().to_string_lossy().to_string();
+            if name.starts_with('.') {
+                // Half-created or half-deleted collections from a crash.
+                let _ = std::fs::remove_dir_all(entry.path());
+                continue;
+            }
+            let collection = Arc::new(Collection::open(&entry.path(), &name, fsync)?);
+            optimizer::spawn(Arc::downgrade(&collection));
+            collections.insert(name, collection);
+        }
+        Ok(Database {
+            root: root.to_path_buf(),
+            fsync,
+            collections: RwLock::new(collections),
+        })
+    }
+
+    fn dir(&self) -> PathBuf {
+        self.root.join("collections")
+    }
+
+    pub fn get(&self, name: &str) -> Result<Arc<Collection>> {
+        self.collections
+            .read()
+            .get(name)
+            .cloned()
+            .ok_or_else(|| EngineError::NotFound(format!("Collection `{name}` doesn't exist!")))
+    }
+
+    pub fn exists(&self, name: &str) -> bool {
+        self.collections.read().contains_key(name)
+    }
+
+    pub fn names(&self) -> Vec<String> {
+        self.collections.read().keys().cloned().collect()
+    }
+
+    pub fn all(&self) -> Vec<Arc<Collection>> {
+        self.collections.read().values().cloned().collect()
+    }
+
+    /// Creates a collection atomically: it is built in a hidden directory
+    /// and renamed into place, so a crash never leaves half of one.
+    pub fn create(&self, name: &str, config: CollectionConfig) -> Result<()> {
+        validate_name(name)?;
+        config.validate()?;
+        let mut collections = self.collections.write();
+        if collections.contains_key(name) {
+            return Err(EngineError::AlreadyExists(format!(
+                "Collection `{name}` already exists!"
+            )));
+        }
+        let tmp = self
+            .dir()
+            .join(format!(".new-{}", uuid::Uuid::new_v4().simple()));
+        let created = Collection::create(&tmp, name, config, self.fsync);
+        let collection = match created {
+            Ok(c) => c,
+            Err(e) => {
+                let _ = std::fs::remove_dir_all(&tmp);
+                return Err(e);
+            }
+        };
+        drop(collection);
+        let path = self.dir().join(name);
+        std::fs::rename(&tmp, &path)?;
+        sync_dir(&self.dir())?;
+        let collection = Arc::new(Collection::open(&path, name, self.fsync)?);
+        optimizer::spawn(Arc::downgrade(&collection));
+        collections.insert(name.to_string(), collection);
+        Ok(())
+    }
+
+    /// Deletes a collection; returns false when it did not exist.
+    pub fn delete(&self, name: &str) -> Result<bool> {
+        let Some(collection) = self.collections.write().remove(name) else {
+            return Ok(false);
+        };
+        collection.stop();
+        let path = self.dir().join(name);
+        let trash = self
+            .dir()
+            .join(format!(".del-{}", uuid::Uuid::new_v4().simple()));
+        std::fs::rename(&path, &trash)?;
+        sync_dir(&self.dir())?;
+        drop(collection);
+        let _ = std::fs::remove_dir_all(&trash);
+        Ok(true)
+    }
+}
+
+fn validate_name(name: &str) -> Result<()> {
+    let bad = name.is_empty()
+        || name.len() > 255
+        || name.starts_with('.')
+        || name.chars().any(|c| {
+            matches!(
+                c,
+                '/' | '\\' | '\0' | ':' | '*' | '?' | '"' | '<' | '>' | '|'
+            ) || c.is_control()
+        });
+    if bad {
+        return Err(EngineError::BadRequest(format!(
+            "Validation error in path parameters: [name: collection name {name:?} must be 1 to 255 characters and cannot start with '.' or contain / \\ : * ? \" < > | or control characters]"
+        )));
+    }
+    Ok(())
+}

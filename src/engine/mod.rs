@@ -1,0 +1,35 @@
+//! The embedded vector store. Knows nothing about HTTP.
+//!
+//! - `types`: point ids, payloads, offsets, distances.
+//! - `params`: a collection's configuration (Qdrant's shape and defaults).
+//! - `storage`: the durable log and payload store (SQLite) and the vector arena (mmap).
+//! - `points`: the in-memory view derived from storage.
+//! - `collection`: the write path and point reads; `search` and `scroll`: the read paths.
+//! - `filter`: Qdrant's filter model; `payload_index`: per-field indexes for the planner.
+//! - `payload`: payload edits and projections.
+//! - `distance`: SIMD distance kernels picked at run time.
+//! - `hnsw`: graph construction with `hnsw_rs` and a frozen, read-optimised copy for search.
+//! - `optimizer`: background indexing, vacuum and merging.
+//! - `database`: all collections of one storage directory.
+
+pub mod collection;
+pub mod database;
+pub mod datetime;
+pub mod distance;
+pub mod error;
+pub mod filter;
+pub mod geo;
+pub mod hnsw;
+pub mod optimizer;
+pub mod params;
+pub mod payload;
+pub mod payload_index;
+pub mod points;
+pub mod scroll;
+pub mod search;
+pub mod storage;
+pub mod types;
+
+pub use collection::{Collection, PointInsert, Record, Selector, UpdateOp};
+pub use database::Database;
+pub use error::EngineError;

@@ -1,0 +1,258 @@
+//! The background optimizer: one thread per collection that turns the
+//! unindexed tail into graph segments, rebuilds segments whose deleted
+//! share passed `deleted_threshold` or whose hnsw parameters changed, and
+//! merges segments when there are too many.
+//!
+//! Graph construction never holds the collection's locks: it reads vectors
+//! from the arena (append-only, so always safe to read) and takes the write
+//! lock only to swap the finished segment in. Searches keep running on the
+//! old segments meanwhile.
+
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, Weak};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use roaring::RoaringBitmap;
+
+use super::collection::Collection;
+use super::error::Result;
+use super::hnsw::{GraphBuilder, GraphParams};
+use super::points::Segment;
+use super::storage::sync_dir;
+use super::types::Offset;
+
+/// A builder kept alive after its last freeze, so a stream of uploads grows
+/// one segment instead of creating many small ones.
+struct Appendable {
+    builder: GraphBuilder,
+    segment_id: String,
+    built_with: (usize, usize),
+    last_used: Instant,
+}
+
+/// How long an idle builder (and its copy of the vectors) is kept.
+const BUILDER_IDLE: Duration = Duration::from_secs(20);
+/// Segment count past which the two smallest are merged, when the
+/// collection's `default_segment_number` is 0 (auto).
+const AUTO_MAX_SEGMENTS: usize = 4;
+
+pub fn spawn(collection: Weak<Collection>) -> JoinHandle<()> {
+    std::thread::Builder::new()
+        .name("helio-optimizer".into())
+        .spawn(move || run(collection))
+        .expect("spawn optimizer thread")
+}
+
+fn run(weak: Weak<Collection>) {
+    let mut appendable: Option<Appendable> = None;
+    loop {
+        let Some(collection) = weak.upgrade() else {
+            return;
+        };
+        if collection.stopped.load(Ordering::SeqCst) {
+            return;
+        }
+        collection.optimizing.store(true, Ordering::SeqCst);
+        let worked = match step(&collection, &mut appendable) {
+            Ok(worked) => worked,
+            Err(e) => {
+                tracing::error!(collection = %collection.name, error = %e, "optimizer step failed");
+                false
+            }
+        };
+        collection.optimizing.store(false, Ordering::SeqCst);
+        if appendable
+            .as_ref()
+            .is_some_and(|a| a.last_used.elapsed() > BUILDER_IDLE)
+        {
+            appendable = None;
+        }
+        if worked {
+            continue;
+        }
+        let (lock, cvar) = &collection.wake;
+        let mut pending = lock.lock();
+        if !*pending {
+            cvar.wait_for(&mut pending, Duration::from_secs(1));
+        }
+        *pending = false;
+    }
+}
+
+/// Does one unit of work; returns whether there was any.
+fn step(c: &Arc<Collection>, appendable: &mut Option<Appendable>) -> Result<bool> {
+    let config = c.config();
+    let hnsw = config.graph_hnsw();
+    let params = (hnsw.m, hnsw.ef_construct);
+    let distance = config.vectors.distance;
+    let graph_params = GraphParams {
+        m: hnsw.m,
+        ef_construct: hnsw.ef_construct,
+    };
+    let max_segment_points = config
+        .optimizer_config
+        .max_segment_size
+        .map(|kb| (kb.saturating_mul(1024) / (config.vectors.size * 4)).max(1))
+        .unwrap_or(usize::MAX);
+
+    let (segments, live, tail) = {
+        let p = c.points.read();
+        (p.segments.clone(), p.live.clone(), p.tail.clone())
+    };
+
+    // 1. Segments built with other hnsw parameters, or with too many deleted points.
+    let opt = &config.optimizer_config;
+    let stale = segments.iter().find(|s| {
+        s.built_with != params
+            || (s.members.len() as usize >= opt.vacuum_min_vector_number
+                && s.deleted_share(&live) > opt.deleted_threshold)
+    });
+    if let Some(stale) = stale {
+        if appendable
+            .as_ref()
+            .is_some_and(|a| a.segment_id == stale.id)
+        {
+            *appendable = None;
+        }
+        let members = &stale.members & &live;
+        tracing::info!(collection = %c.name, segment = %stale.id, points = members.len(), "rebuilding segment");
+        rebuild(c, &[stale.id.clone()], &members, graph_params, params)?;
+        return Ok(true);
+    }
+
+    // 2. Index the tail once it passes the indexing threshold.
+    if let Some(threshold) = config.indexing_threshold_points() {
+        if tail.len() as usize >= threshold {
+            let reuse = appendable.take().filter(|a| {
+                a.built_with == params
+                    && a.builder.len() + tail.len() as usize <= max_segment_points
+            });
+            let (builder, id, replaces) = match reuse {
+                Some(a) => (a.builder, a.segment_id.clone(), vec![a.segment_id]),
+                None => (
+                    GraphBuilder::new(graph_params, distance, c.dim(), tail.len() as usize),
+                    new_id(),
+                    Vec::new(),
+                ),
+            };
+            tracing::debug!(collection = %c.name, points = tail.len(), segment = %id, "indexing tail");
+            insert(c, &builder, &tail)?;
+            install(c, &replaces, Some((id, builder, params)), appendable)?;
+            return Ok(true);
+        }
+    }
+
+    // 3. Too many segments: merge the two smallest.
+    let max_segments = match opt.default_segment_number {
+        0 => AUTO_MAX_SEGMENTS,
+        n => n,
+    };
+    if segments.len() > max_segments {
+        let mut by_size: Vec<&Arc<Segment>> = segments.iter().collect();
+        by_size.sort_by_key(|s| s.members.intersection_len(&live));
+        let (a, b) = (by_size[0], by_size[1]);
+        if appendable
+            .as_ref()
+            .is_some_and(|x| x.segment_id == a.id || x.segment_id == b.id)
+        {
+            *appendable = None;
+        }
+        let members = (&a.members | &b.members) & &live;
+        tracing::info!(collection = %c.name, points = members.len(), "merging segments");
+        rebuild(
+            c,
+            &[a.id.clone(), b.id.clone()],
+            &members,
+            graph_params,
+            params,
+        )?;
+        return Ok(true);
+    }
+    Ok(false)
+}
+
+/// Replaces `replaces` by one segment over `members` (none if empty).
+fn rebuild(
+    c: &Collection,
+    replaces: &[String],
+    members: &RoaringBitmap,
+    graph_params: GraphParams,
+    params: (usize, usize),
+) -> Result<()> {
+    let built = if members.is_empty() {
+        None
+    } else {
+        let distance = c.config().vectors.distance;
+        let builder = GraphBuilder::new(graph_params, distance, c.dim(), members.len() as usize);
+        insert(c, &builder, members)?;
+        Some((new_id(), builder, params))
+    };
+    install(c, replaces, built, &mut None)
+}
+
+fn new_id() -> String {
+    uuid::Uuid::new_v4().simple().to_string()
+}
+
+fn insert(c: &Collection, builder: &GraphBuilder, offsets: &RoaringBitmap) -> Result<()> {
+    const CHUNK: usize = 4096;
+    let offsets: Vec<Offset> = offsets.iter().collect();
+    for chunk in offsets.chunks(CHUNK) {
+        let items: Vec<(Offset, &[f32])> = chunk.iter().map(|&o| (o, c.arena.get(o))).collect();
+        builder.insert(&items);
+    }
+    Ok(())
+}
+
+/// Freezes the builder into a segment, persists it, and swaps it in for
+/// the segments in `replaces` (with `built` = None they are just dropped).
+/// Keeps the builder as the appendable one when `appendable` is given.
+fn install(
+    c: &Collection,
+    replaces: &[String],
+    built: Option<(String, GraphBuilder, (usize, usize))>,
+    appendable: &mut Option<Appendable>,
+) -> Result<()> {
+    let seg_dir = c.dir.join("segments");
+    let mut new_segment = None;
+    if let Some((id, builder, built_with)) = built {
+        let graph = builder.freeze();
+        graph.save(&seg_dir.join(format!("{id}.hnsw")))?;
+        sync_dir(&seg_dir)?;
+        let members: RoaringBitmap = graph.offsets().iter().copied().collect();
+        new_segment = Some(Arc::new(Segment {
+            id: id.clone(),
+            graph,
+            members,
+            built_with,
+        }));
+        *appendable = Some(Appendable {
+            builder,
+            segment_id: id,
+            built_with,
+            last_used: Instant::now(),
+        });
+    }
+    let new_id = new_segment.as_ref().map(|s| s.id.clone());
+    {
+        let mut points = c.points.write();
+        let mut list: Vec<Arc<Segment>> = points
+            .segments
+            .iter()
+            .filter(|s| !replaces.contains(&s.id) && Some(&s.id) != new_id.as_ref())
+            .cloned()
+            .collect();
+        list.extend(new_segment.clone());
+        // Durable first: a crash from here on reopens with the new list.
+        c.save_segments_meta(&list)?;
+        if let Some(segment) = &new_segment {
+            points.tail -= &segment.members;
+        }
+        points.segments = list;
+    }
+    for old in replaces.iter().filter(|r| Some(*r) != new_id.as_ref()) {
+        let _ = std::fs::remove_file(seg_dir.join(format!("{old}.hnsw")));
+    }
+    Ok(())
+}

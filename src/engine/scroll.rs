@@ -1,0 +1,153 @@
+//! Scrolling through points in id order, or ordered by a payload field.
+
+use std::cmp::Ordering;
+
+use serde_json::Value;
+
+use super::collection::{Collection, Record};
+use super::error::{EngineError, Result};
+use super::filter::{values_at, Filter};
+use super::payload::PayloadSelector;
+use super::types::PointId;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Direction {
+    Asc,
+    Desc,
+}
+
+#[derive(Debug, Clone)]
+pub struct OrderBy {
+    pub key: String,
+    pub direction: Direction,
+    /// First value to return (inclusive), in the order's direction.
+    pub start_from: Option<f64>,
+}
+
+#[derive(Debug, Clone)]
+pub struct ScrollRequest {
+    pub filter: Option<Filter>,
+    pub limit: usize,
+    /// Id to start from (inclusive), in id order.
+    pub offset: Option<PointId>,
+    pub order_by: Option<OrderBy>,
+    pub with_payload: PayloadSelector,
+    pub with_vector: bool,
+}
+
+impl Collection {
+    /// A page of points and the id the next page starts from.
+    pub fn scroll(&self, req: &ScrollRequest) -> Result<(Vec<Record>, Option<PointId>)> {
+        if let Some(f) = &req.filter {
+            f.validate().map_err(EngineError::BadRequest)?;
+        }
+        if let Some(order) = &req.order_by {
+            return self.scroll_ordered(req, order).map(|r| (r, None));
+        }
+        let points = self.points.read();
+        let accept = |o| match &req.filter {
+            None => true,
+            Some(f) => points
+                .view(o)
+                .is_some_and(|v| f.check_with(&v, &points.indexes)),
+        };
+        let range = match req.offset {
+            Some(start) => points.ids.range(start..),
+            None => points.ids.range(..),
+        };
+        let mut page = Vec::with_capacity(req.limit.min(1024));
+        let mut next = None;
+        for (id, &offset) in range {
+            if !accept(offset) {
+                continue;
+            }
+            if page.len() == req.limit {
+                next = Some(*id);
+                break;
+            }
+            if let Some(r) = self.record(&points, offset, None, &req.with_payload, req.with_vector)
+            {
+                page.push(r);
+            }
+        }
+        Ok((page, next))
+    }
+
+    /// Qdrant orders by a payload field that has a range-capable index
+    /// (integer with range, float, datetime); a point with several values
+    /// appears once per value.
+    fn scroll_ordered(&self, req: &ScrollRequest, order: &OrderBy) -> Result<Vec<Record>> {
+        let points = self.points.read();
+        let schema = points.indexes.schema_info();
+        let indexed = schema.get(&order.key).is_some_and(|info| {
+            matches!(info.data_type.as_str(), "integer" | "float" | "datetime")
+        });
+        if !indexed {
+            return Err(EngineError::BadRequest(format!(
+                "No range index for `order_by` key: `{}`. Please create one to use `order_by`. Check https://qdrant.tech/documentation/concepts/indexing/#payload-index to see which payload schemas support Range conditions",
+                order.key
+            )));
+        }
+        let matching = match &req.filter {
+            Some(f) => self.matching(&points, f),
+            None => points.live.clone(),
+        };
+        let mut entries: Vec<(f64, PointId, u32, Value)> = Vec::new();
+        for offset in matching {
+            let Some(slot) = points.slot(offset) else {
+                continue;
+            };
+            for value in values_at(&slot.payload, &order.key) {
+                if let Some(key) = order_key(value) {
+                    let passes = match (order.start_from, order.direction) {
+                        (None, _) => true,
+                        (Some(s), Direction::Asc) => key >= s,
+                        (Some(s), Direction::Desc) => key <= s,
+                    };
+                    if passes {
+                        entries.push((key, slot.id, offset, value.clone()));
+                    }
+                }
+            }
+        }
+        entries.sort_by(|a, b| {
+            let ord = a.0.total_cmp(&b.0);
+            let ord = if order.direction == Direction::Desc {
+                ord.reverse()
+            } else {
+                ord
+            };
+            if ord == Ordering::Equal {
+                a.1.cmp(&b.1)
+            } else {
+                ord
+            }
+        });
+        Ok(entries
+            .into_iter()
+            .take(req.limit)
+            .filter_map(|(_, _, offset, value)| {
+                let mut r =
+                    self.record(&points, offset, None, &req.with_payload, req.with_vector)?;
+                r.order_value = Some(value);
+                Some(r)
+            })
+            .collect())
+    }
+}
+
+/// Numbers order by value; datetimes by their timestamp.
+fn order_key(value: &Value) -> Option<f64> {
+    match value {
+        Value::Number(n) => n.as_f64(),
+        Value::String(s) => chrono::DateTime::parse_from_rfc3339(s)
+            .ok()
+            .map(|d| d.timestamp_micros() as f64)
+            .or_else(|| {
+                chrono::NaiveDateTime::parse_from_str(s, "%Y-%m-%dT%H:%M:%S%.f")
+                    .ok()
+                    .map(|d| d.and_utc().timestamp_micros() as f64)
+            }),
+        _ => None,
+    }
+}

@@ -1,0 +1,14 @@
+//! Helio: an on-prem retrieval runtime that speaks Qdrant's REST API.
+//!
+//! - [`engine`]: the embedded vector store (storage, graphs, filters); no HTTP.
+//! - [`api`]: axum routes in Qdrant's wire format.
+//! - [`observe`]: metrics and telemetry.
+//! - [`config`]: the one configuration struct.
+//! - [`server`]: wiring and the `serve(listener, shutdown)` entry point.
+
+pub mod api;
+pub mod config;
+pub mod dataset;
+pub mod engine;
+pub mod observe;
+pub mod server;

@@ -1,0 +1,104 @@
+//! Prometheus metrics (`prometheus-client`), rendered at `/metrics`.
+
+use prometheus_client::encoding::text::encode;
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
+use prometheus_client::registry::Registry;
+
+use crate::engine::Database;
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct RequestLabels {
+    pub method: String,
+    pub endpoint: String,
+    pub status: u16,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct CollectionLabels {
+    pub collection: String,
+}
+
+/// Every metric Helio exports. Request metrics are updated by a
+/// middleware; collection gauges are refreshed when scraped.
+pub struct Metrics {
+    registry: Registry,
+    pub requests: Family<RequestLabels, Counter>,
+    pub request_seconds: Family<RequestLabels, Histogram>,
+    collections: Gauge,
+    points: Family<CollectionLabels, Gauge>,
+    indexed: Family<CollectionLabels, Gauge>,
+    segments: Family<CollectionLabels, Gauge>,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Metrics {
+    pub fn new() -> Metrics {
+        let mut registry = Registry::with_prefix("helio");
+        let requests = Family::<RequestLabels, Counter>::default();
+        let request_seconds = Family::<RequestLabels, Histogram>::new_with_constructor(|| {
+            Histogram::new(exponential_buckets(0.0001, 2.0, 16))
+        });
+        let collections = Gauge::default();
+        let points = Family::<CollectionLabels, Gauge>::default();
+        let indexed = Family::<CollectionLabels, Gauge>::default();
+        let segments = Family::<CollectionLabels, Gauge>::default();
+        registry.register("rest_requests", "REST requests served", requests.clone());
+        registry.register(
+            "rest_request_duration_seconds",
+            "REST request latency",
+            request_seconds.clone(),
+        );
+        registry.register("collections", "Number of collections", collections.clone());
+        registry.register("collection_points", "Points per collection", points.clone());
+        registry.register(
+            "collection_indexed_vectors",
+            "Vectors in a graph index per collection",
+            indexed.clone(),
+        );
+        registry.register(
+            "collection_segments",
+            "Graph segments per collection",
+            segments.clone(),
+        );
+        Metrics {
+            registry,
+            requests,
+            request_seconds,
+            collections,
+            points,
+            indexed,
+            segments,
+        }
+    }
+
+    pub fn render(&self, db: &Database) -> String {
+        self.collections.set(db.names().len() as i64);
+        for c in db.all() {
+            let info = c.info();
+            let labels = CollectionLabels {
+                collection: c.name().to_string(),
+            };
+            self.points
+                .get_or_create(&labels)
+                .set(info.points_count as i64);
+            self.indexed
+                .get_or_create(&labels)
+                .set(info.indexed_vectors_count as i64);
+            self.segments
+                .get_or_create(&labels)
+                .set(info.segments_count as i64);
+        }
+        let mut out = String::new();
+        encode(&mut out, &self.registry).expect("writing to a String cannot fail");
+        out
+    }
+}

@@ -1,0 +1,3 @@
+//! Observability: Prometheus metrics and the telemetry report.
+
+pub mod metrics;
