@@ -268,6 +268,23 @@ impl Collection {
         Ok(())
     }
 
+    /// Blocks until the optimizer has nothing left to do (or `timeout`
+    /// passes); returns whether it got there. For tests and benchmarks.
+    pub fn wait_optimized(&self, timeout: std::time::Duration) -> bool {
+        let deadline = std::time::Instant::now() + timeout;
+        while std::time::Instant::now() < deadline {
+            if !self.info().optimizing {
+                // Two quiet looks in a row: the optimizer may be between steps.
+                std::thread::sleep(std::time::Duration::from_millis(20));
+                if !self.info().optimizing {
+                    return true;
+                }
+            }
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
+        false
+    }
+
     pub fn notify_optimizer(&self) {
         let (lock, cvar) = &self.wake;
         *lock.lock() = true;

@@ -3,8 +3,9 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::thread::JoinHandle;
 
-use parking_lot::RwLock;
+use parking_lot::{Mutex, RwLock};
 
 use super::collection::Collection;
 use super::error::{EngineError, Result};
@@ -16,6 +17,9 @@ pub struct Database {
     root: PathBuf,
     fsync: bool,
     collections: RwLock<BTreeMap<String, Arc<Collection>>>,
+    /// Optimizer threads, joined on drop so that reopening the same
+    /// storage never races a thread of the previous instance.
+    optimizers: Mutex<Vec<JoinHandle<()>>>,
 }
 
 impl Database {
@@ -34,13 +38,17 @@ impl Database {
                 continue;
             }
             let collection = Arc::new(Collection::open(&entry.path(), &name, fsync)?);
-            optimizer::spawn(Arc::downgrade(&collection));
             collections.insert(name, collection);
         }
+        let handles = collections
+            .values()
+            .map(|c| optimizer::spawn(Arc::downgrade(c)))
+            .collect();
         Ok(Database {
             root: root.to_path_buf(),
             fsync,
             collections: RwLock::new(collections),
+            optimizers: Mutex::new(handles),
         })
     }
 
@@ -95,7 +103,9 @@ impl Database {
         std::fs::rename(&tmp, &path)?;
         sync_dir(&self.dir())?;
         let collection = Arc::new(Collection::open(&path, name, self.fsync)?);
-        optimizer::spawn(Arc::downgrade(&collection));
+        self.optimizers
+            .lock()
+            .push(optimizer::spawn(Arc::downgrade(&collection)));
         collections.insert(name.to_string(), collection);
         Ok(())
     }
@@ -115,6 +125,18 @@ impl Database {
         drop(collection);
         let _ = std::fs::remove_dir_all(&trash);
         Ok(true)
+    }
+}
+
+impl Drop for Database {
+    fn drop(&mut self) {
+        for collection in self.collections.read().values() {
+            collection.stop();
+        }
+        self.collections.write().clear();
+        for handle in self.optimizers.lock().drain(..) {
+            let _ = handle.join();
+        }
     }
 }
 
