@@ -3,10 +3,12 @@
 //! - [`engine`]: the embedded vector store (storage, graphs, filters); no HTTP.
 //! - [`api`]: axum routes in Qdrant's wire format.
 //! - [`observe`]: metrics and telemetry.
+//! - [`bench`]: `helio bench`, measuring any Qdrant-compatible server.
 //! - [`config`]: the one configuration struct.
 //! - [`server`]: wiring and the `serve(listener, shutdown)` entry point.
 
 pub mod api;
+pub mod bench;
 pub mod config;
 pub mod dataset;
 pub mod engine;

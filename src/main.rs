@@ -25,6 +25,8 @@ struct Cli {
 enum Command {
     /// Serve the Qdrant-compatible REST API.
     Serve(ServeArgs),
+    /// Measure latency, recall and throughput of a Qdrant-compatible server.
+    Bench(helio::bench::BenchArgs),
 }
 
 fn init_logging(filter: &str) {
@@ -53,6 +55,11 @@ fn main() -> anyhow::Result<()> {
                     .with_context(|| format!("binding {addr}"))?;
                 helio::server::serve(listener, &config, shutdown_signal()).await
             })
+        }
+        Command::Bench(args) => {
+            init_logging("warn");
+            helio::bench::run(&args)?;
+            Ok(())
         }
     }
 }

@@ -429,6 +429,16 @@ pub struct PointOut {
     pub order_value: Option<Value>,
 }
 
+/// Qdrant's `OrderValue` is an int64 or a double: a datetime orders by its
+/// timestamp and is reported as microseconds since the epoch, not as the
+/// payload string (which clients fail to parse).
+fn order_value_wire(v: Option<Value>) -> Option<Value> {
+    match v {
+        Some(Value::String(s)) => crate::engine::datetime::parse_micros(&s).map(Value::from),
+        other => other,
+    }
+}
+
 impl PointOut {
     pub fn record(r: Record) -> PointOut {
         PointOut {
@@ -438,7 +448,7 @@ impl PointOut {
             payload: r.payload,
             vector: r.vector,
             shard_key: None,
-            order_value: r.order_value,
+            order_value: order_value_wire(r.order_value),
         }
     }
 
@@ -450,7 +460,7 @@ impl PointOut {
             payload: r.payload,
             vector: r.vector,
             shard_key: None,
-            order_value: r.order_value,
+            order_value: order_value_wire(r.order_value),
         }
     }
 }

@@ -322,8 +322,8 @@ fn start_from_value(v: &serde_json::Value) -> Result<f64, ApiError> {
         return Ok(n);
     }
     v.as_str()
-        .and_then(|s| chrono::DateTime::parse_from_rfc3339(s).ok())
-        .map(|d| d.timestamp_micros() as f64)
+        .and_then(crate::engine::datetime::parse_micros)
+        .map(|micros| micros as f64)
         .ok_or_else(|| {
             ApiError::validation(format!(
                 "order_by.start_from: {v} is not a number or a datetime"

@@ -136,18 +136,12 @@ impl Collection {
     }
 }
 
-/// Numbers order by value; datetimes by their timestamp.
+/// Numbers order by value; datetimes (in any format the datetime index
+/// accepts) by their timestamp.
 fn order_key(value: &Value) -> Option<f64> {
     match value {
         Value::Number(n) => n.as_f64(),
-        Value::String(s) => chrono::DateTime::parse_from_rfc3339(s)
-            .ok()
-            .map(|d| d.timestamp_micros() as f64)
-            .or_else(|| {
-                chrono::NaiveDateTime::parse_from_str(s, "%Y-%m-%dT%H:%M:%S%.f")
-                    .ok()
-                    .map(|d| d.and_utc().timestamp_micros() as f64)
-            }),
+        Value::String(s) => super::datetime::parse_micros(s).map(|m| m as f64),
         _ => None,
     }
 }

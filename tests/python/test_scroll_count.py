@@ -126,3 +126,31 @@ def test_count_exact_and_approximate(client, coll):
 
     has_price = models.Filter(must_not=[models.IsEmptyCondition(is_empty=models.PayloadField(key="price"))])
     assert client.count(name, count_filter=has_price).count == N // 5
+
+
+def test_scroll_pages_over_mixed_int_and_uuid_ids(client, collection_name):
+    import uuid
+
+    client.create_collection(
+        collection_name, vectors_config=models.VectorParams(size=2, distance=models.Distance.DOT)
+    )
+    rng = random.Random(5)
+    uuids = [str(uuid.UUID(int=rng.getrandbits(128))) for _ in range(7)]
+    ints = [40, 3, 17, 2**63, 8]
+    client.upsert(
+        collection_name,
+        points=[models.PointStruct(id=i, vector=[1, 0]) for i in ints + uuids],
+        wait=True,
+    )
+    # Integer ids first (numeric order), then UUIDs (by value = hex order).
+    want = sorted(ints) + sorted(uuids)
+    seen, offset = [], None
+    for _ in range(10):
+        points, offset = client.scroll(collection_name, limit=3, offset=offset, with_payload=False)
+        seen.extend(p.id for p in points)
+        if offset is None:
+            break
+    assert seen == want
+    # Starting from a UUID offset that is itself a point includes it.
+    points, _ = client.scroll(collection_name, limit=100, offset=want[6])
+    assert [p.id for p in points] == want[6:]
