@@ -9,9 +9,7 @@ use std::time::Instant;
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
 use helio::dataset;
 use helio::engine::distance;
-use helio::engine::hnsw::{
-    self, FlatVectors, FrozenGraph, GraphParams, HnswRsBuilder, VectorSource,
-};
+use helio::engine::hnsw::{self, BuilderKind, FlatVectors, FrozenGraph, GraphParams};
 use helio::engine::types::{Distance, Offset};
 
 const DIM: usize = 384;
@@ -55,16 +53,21 @@ fn fixture() -> Fixture {
     let threads = std::thread::available_parallelism().map_or(1, |t| t.get());
     let t = Instant::now();
     let cpu = cpu_seconds();
-    // HELIO_BENCH_BUILDER=hnsw_rs builds with the hnsw_rs wrapper instead.
-    let graph = if std::env::var("HELIO_BENCH_BUILDER").as_deref() == Ok("hnsw_rs") {
-        eprintln!("hnsw bench: building with hnsw_rs");
-        let builder = HnswRsBuilder::new(GraphParams::default(), Distance::Cosine, DIM, n);
-        let items: Vec<(Offset, &[f32])> = offsets.iter().map(|&o| (o, source.vector(o))).collect();
-        builder.insert(&items);
-        builder.freeze()
-    } else {
-        hnsw::build(GraphParams::default(), Distance::Cosine, &source, &offsets)
+    // HELIO_BENCH_BUILDER=hnsw_rs (or hnsw-rs) builds with the hnsw_rs
+    // wrapper instead of the native builder.
+    let kind = match std::env::var("HELIO_BENCH_BUILDER") {
+        Ok(name) => <BuilderKind as clap::ValueEnum>::from_str(&name, true)
+            .unwrap_or_else(|e| panic!("HELIO_BENCH_BUILDER: {e}")),
+        Err(_) => BuilderKind::default(),
     };
+    eprintln!("hnsw bench: building with {kind:?}");
+    let graph = hnsw::build_with(
+        kind,
+        GraphParams::default(),
+        Distance::Cosine,
+        &source,
+        &offsets,
+    );
     eprintln!(
         "hnsw bench: build {:.1}s wall, {:.1}s cpu on {threads} threads (m=16, ef_construct=100); frozen graph {} bytes, max level {}",
         t.elapsed().as_secs_f64(),

@@ -7,6 +7,8 @@ use std::path::{Path, PathBuf};
 use clap::Args;
 use serde::Deserialize;
 
+use crate::engine::hnsw::BuilderKind;
+
 /// Settings of `helio serve`. Every field is optional here so that a
 /// value not given on the command line or in the environment can come from
 /// the file; [`Config::resolve`] fills in defaults.
@@ -33,6 +35,10 @@ pub struct ServeArgs {
     /// Log filter, e.g. `info` or `helio=debug`.
     #[arg(long, env = "HELIO_LOG")]
     pub log: Option<String>,
+    /// HNSW construction: `native` (Helio's own, parallel; default) or
+    /// `hnsw-rs` (the hnsw_rs crate). Both produce the same frozen graph.
+    #[arg(long, env = "HELIO_GRAPH_BUILDER", value_enum)]
+    pub graph_builder: Option<BuilderKind>,
 }
 
 /// Resolved configuration.
@@ -44,6 +50,7 @@ pub struct Config {
     pub fsync: bool,
     pub max_request_size: usize,
     pub log: String,
+    pub graph_builder: BuilderKind,
 }
 
 impl Default for Config {
@@ -55,6 +62,7 @@ impl Default for Config {
             fsync: true,
             max_request_size: 32 * 1024 * 1024,
             log: "info".into(),
+            graph_builder: BuilderKind::default(),
         }
     }
 }
@@ -87,6 +95,10 @@ impl Config {
                 .or(from_file.max_request_size)
                 .unwrap_or(d.max_request_size),
             log: args.log.or(from_file.log).unwrap_or(d.log),
+            graph_builder: args
+                .graph_builder
+                .or(from_file.graph_builder)
+                .unwrap_or(d.graph_builder),
         })
     }
 }

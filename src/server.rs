@@ -7,7 +7,7 @@ use tokio::net::TcpListener;
 
 use crate::api::{self, AppState};
 use crate::config::Config;
-use crate::engine::Database;
+use crate::engine::{Database, EngineOptions};
 
 /// Serves the REST API on `listener` until `shutdown` resolves. Tests bind
 /// port 0 and pass their own shutdown signal.
@@ -19,7 +19,11 @@ pub async fn serve(
     use anyhow::Context;
     let storage = config.storage.clone();
     let fsync = config.fsync;
-    let db = tokio::task::spawn_blocking(move || Database::open(&storage, fsync))
+    let options = EngineOptions {
+        fsync,
+        builder: config.graph_builder,
+    };
+    let db = tokio::task::spawn_blocking(move || Database::open(&storage, options))
         .await?
         .with_context(|| format!("opening storage at {}", config.storage.display()))?;
     let state = AppState::new(Arc::new(db));

@@ -11,7 +11,7 @@ use helio::engine::params::{
 use helio::engine::payload::PayloadSelector;
 use helio::engine::scroll::ScrollRequest;
 use helio::engine::types::{Distance, Payload, PointId};
-use helio::engine::Database;
+use helio::engine::{Database, EngineOptions};
 use proptest::prelude::*;
 use serde_json::json;
 
@@ -183,13 +183,13 @@ proptest! {
     #[test]
     fn engine_matches_model(ops in prop::collection::vec(op(), 1..40)) {
         let dir = tempfile::tempdir().unwrap();
-        let mut db = Database::open(dir.path(), false).unwrap();
+        let mut db = Database::open(dir.path(), EngineOptions { fsync: false, ..Default::default() }).unwrap();
         db.create("m", config()).unwrap();
         let mut model = Model::new();
         for op in &ops {
             if let Op::Restart = op {
                 drop(db);
-                db = Database::open(dir.path(), false).unwrap();
+                db = Database::open(dir.path(), EngineOptions { fsync: false, ..Default::default() }).unwrap();
             } else if let Op::Optimize = op {
                 prop_assert!(db.get("m").unwrap().wait_optimized(std::time::Duration::from_secs(20)));
             } else if let Some(update) = to_engine(op, &model) {

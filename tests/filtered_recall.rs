@@ -12,7 +12,7 @@ use helio::engine::payload::PayloadSelector;
 use helio::engine::payload_index::PayloadFieldSchema;
 use helio::engine::search::SearchRequest;
 use helio::engine::types::{Distance, PointId};
-use helio::engine::Database;
+use helio::engine::{Database, EngineOptions};
 use serde_json::json;
 
 const N: usize = 10_000;
@@ -60,7 +60,14 @@ fn filter(field: &str, below: i64) -> Filter {
 #[test]
 fn filtered_recall_at_every_selectivity() {
     let dir = tempfile::tempdir().unwrap();
-    let db = Database::open(dir.path(), false).unwrap();
+    let db = Database::open(
+        dir.path(),
+        EngineOptions {
+            fsync: false,
+            ..Default::default()
+        },
+    )
+    .unwrap();
     db.create("f", config()).unwrap();
     let c = db.get("f").unwrap();
     let data = clustered(N, DIM, 200, 0.06, 1);

@@ -22,7 +22,6 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, put};
 use axum::{Json, Router};
 use serde::Serialize;
-use serde_json::json;
 
 use crate::engine::{Database, EngineError};
 use crate::observe::metrics::{Metrics, RequestLabels};
@@ -48,13 +47,21 @@ impl AppState {
     }
 }
 
-/// Qdrant's success envelope.
+/// Qdrant's success envelope, serialised straight from the typed result
+/// (no intermediate `serde_json::Value`: search answers are on the hot path).
+#[derive(Serialize)]
+struct Envelope<T> {
+    result: T,
+    status: &'static str,
+    time: f64,
+}
+
 pub fn ok<T: Serialize>(started: Instant, result: T) -> Response {
-    Json(json!({
-        "result": result,
-        "status": "ok",
-        "time": started.elapsed().as_secs_f64(),
-    }))
+    Json(Envelope {
+        result,
+        status: "ok",
+        time: started.elapsed().as_secs_f64(),
+    })
     .into_response()
 }
 

@@ -18,7 +18,7 @@ use serde_json::Value;
 
 use super::distance;
 use super::error::{EngineError, Result};
-use super::filter::Filter;
+use super::filter::{Filter, PointView};
 use super::hnsw::{FrozenGraph, VectorSource};
 use super::params::{CollectionConfig, HnswConfigDiff, OptimizersConfigDiff};
 use super::payload::{self, PayloadSelector};
@@ -26,6 +26,7 @@ use super::payload_index::{PayloadFieldSchema, PayloadIndexInfo};
 use super::points::{Points, Segment, Slot};
 use super::storage::{sync_dir, Arena, Store, StoreOp};
 use super::types::{Offset, Payload, PointId};
+use super::EngineOptions;
 
 /// A point as written by a client, already validated for shape.
 #[derive(Debug, Clone)]
@@ -102,7 +103,7 @@ pub struct Collection {
     pub(super) arena: Arena,
     pub(super) points: RwLock<Points>,
     writer: Mutex<WriteState>,
-    fsync: bool,
+    pub(super) options: EngineOptions,
     /// Wakes the optimizer thread; `true` in the mutex means "work to do".
     pub(super) wake: (Mutex<bool>, Condvar),
     pub(super) stopped: AtomicBool,
@@ -131,19 +132,19 @@ impl Collection {
         dir: &Path,
         name: &str,
         config: CollectionConfig,
-        fsync: bool,
+        options: EngineOptions,
     ) -> Result<Collection> {
         config.validate()?;
         std::fs::create_dir_all(dir.join("segments"))?;
-        let store = Store::open(&dir.join("points.db"), fsync)?;
+        let store = Store::open(&dir.join("points.db"), options.fsync)?;
         store.set_meta(META_CONFIG, &json(&config))?;
         sync_dir(dir)?;
-        Self::open(dir, name, fsync)
+        Self::open(dir, name, options)
     }
 
     /// Opens a collection and rebuilds its in-memory view from storage.
-    pub fn open(dir: &Path, name: &str, fsync: bool) -> Result<Collection> {
-        let store = Store::open(&dir.join("points.db"), fsync)?;
+    pub fn open(dir: &Path, name: &str, options: EngineOptions) -> Result<Collection> {
+        let store = Store::open(&dir.join("points.db"), options.fsync)?;
         let config: CollectionConfig = parse_meta(&store, META_CONFIG)?
             .ok_or_else(|| EngineError::Storage(format!("collection {name} has no config")))?;
         let arena = Arena::open(&dir.join("vectors"), config.vectors.size)?;
@@ -198,7 +199,7 @@ impl Collection {
                 next_offset,
                 next_version,
             }),
-            fsync,
+            options,
             wake: (Mutex::new(true), Condvar::new()),
             stopped: AtomicBool::new(false),
             optimizing: AtomicBool::new(false),
@@ -340,7 +341,7 @@ impl Collection {
                     .ok_or_else(|| EngineError::Storage("offset space exhausted".into()))?;
             }
         }
-        if self.fsync {
+        if self.options.fsync {
             self.arena.flush(first_offset, next_offset)?;
         }
         let texts: HashMap<PointId, &str> = payload_texts
@@ -666,17 +667,21 @@ impl Plan {
             Selector::Ids(ids) => Ok(ids.clone()),
             Selector::Filter(filter) => {
                 filter.validate().map_err(EngineError::BadRequest)?;
+                // Points as they stand before the batch, unless changed by
+                // it; payload indexes narrow the candidates when they can.
                 let mut ids: Vec<PointId> = Vec::new();
-                // Points as they stand before the batch, unless changed by it.
-                for (id, &offset) in &points.ids {
-                    if self.changes.contains_key(id) {
+                let candidates = match points.indexes.candidates(filter) {
+                    Some(c) => c & &points.live,
+                    None => points.live.clone(),
+                };
+                for offset in candidates {
+                    let Some(view) = points.view(offset) else {
                         continue;
-                    }
-                    if points
-                        .view(offset)
-                        .is_some_and(|v| filter.check_with(&v, &points.indexes))
+                    };
+                    let id = view.id();
+                    if !self.changes.contains_key(&id) && filter.check_with(&view, &points.indexes)
                     {
-                        ids.push(*id);
+                        ids.push(id);
                     }
                 }
                 for id in &self.order {

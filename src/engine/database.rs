@@ -12,10 +12,11 @@ use super::error::{EngineError, Result};
 use super::optimizer;
 use super::params::CollectionConfig;
 use super::storage::sync_dir;
+use super::EngineOptions;
 
 pub struct Database {
     root: PathBuf,
-    fsync: bool,
+    options: EngineOptions,
     collections: RwLock<BTreeMap<String, Arc<Collection>>>,
     /// Optimizer threads, joined on drop so that reopening the same
     /// storage never races a thread of the previous instance.
@@ -25,7 +26,7 @@ pub struct Database {
 impl Database {
     /// Opens every collection under `root/collections`, starting an
     /// optimizer thread for each.
-    pub fn open(root: &Path, fsync: bool) -> Result<Database> {
+    pub fn open(root: &Path, options: EngineOptions) -> Result<Database> {
         let dir = root.join("collections");
         std::fs::create_dir_all(&dir)?;
         let mut collections = BTreeMap::new();
@@ -37,7 +38,7 @@ impl Database {
                 let _ = std::fs::remove_dir_all(entry.path());
                 continue;
             }
-            let collection = Arc::new(Collection::open(&entry.path(), &name, fsync)?);
+            let collection = Arc::new(Collection::open(&entry.path(), &name, options)?);
             collections.insert(name, collection);
         }
         let handles = collections
@@ -46,7 +47,7 @@ impl Database {
             .collect();
         Ok(Database {
             root: root.to_path_buf(),
-            fsync,
+            options,
             collections: RwLock::new(collections),
             optimizers: Mutex::new(handles),
         })
@@ -90,7 +91,7 @@ impl Database {
         let tmp = self
             .dir()
             .join(format!(".new-{}", uuid::Uuid::new_v4().simple()));
-        let created = Collection::create(&tmp, name, config, self.fsync);
+        let created = Collection::create(&tmp, name, config, self.options);
         let collection = match created {
             Ok(c) => c,
             Err(e) => {
@@ -102,7 +103,7 @@ impl Database {
         let path = self.dir().join(name);
         std::fs::rename(&tmp, &path)?;
         sync_dir(&self.dir())?;
-        let collection = Arc::new(Collection::open(&path, name, self.fsync)?);
+        let collection = Arc::new(Collection::open(&path, name, self.options)?);
         self.optimizers
             .lock()
             .push(optimizer::spawn(Arc::downgrade(&collection)));

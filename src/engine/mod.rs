@@ -33,3 +33,22 @@ pub mod types;
 pub use collection::{Collection, PointInsert, Record, Selector, UpdateOp};
 pub use database::Database;
 pub use error::EngineError;
+
+/// Engine-wide settings, the same for every collection of a database.
+#[derive(Debug, Clone, Copy)]
+pub struct EngineOptions {
+    /// fsync the vector arena and SQLite on every write, so acknowledged
+    /// writes survive a power loss and not only a killed process.
+    pub fsync: bool,
+    /// Which HNSW construction builds the graphs.
+    pub builder: hnsw::BuilderKind,
+}
+
+impl Default for EngineOptions {
+    fn default() -> Self {
+        EngineOptions {
+            fsync: true,
+            builder: hnsw::BuilderKind::default(),
+        }
+    }
+}

@@ -17,7 +17,7 @@ use roaring::RoaringBitmap;
 
 use super::collection::Collection;
 use super::error::Result;
-use super::hnsw::{GraphBuilder, GraphParams};
+use super::hnsw::{Builder, GraphParams};
 use super::points::Segment;
 use super::storage::sync_dir;
 use super::types::Offset;
@@ -25,7 +25,7 @@ use super::types::Offset;
 /// A builder kept alive after its last freeze, so a stream of uploads grows
 /// one segment instead of creating many small ones.
 struct Appendable {
-    builder: GraphBuilder,
+    builder: Builder,
     segment_id: String,
     built_with: (usize, usize),
     last_used: Instant,
@@ -67,6 +67,7 @@ fn run(weak: Weak<Collection>) {
             .is_some_and(|a| a.last_used.elapsed() > BUILDER_IDLE)
         {
             appendable = None;
+            release_memory();
         }
         if worked {
             continue;
@@ -131,7 +132,13 @@ fn step(c: &Arc<Collection>, appendable: &mut Option<Appendable>) -> Result<bool
             let (builder, id, replaces) = match reuse {
                 Some(a) => (a.builder, a.segment_id.clone(), vec![a.segment_id]),
                 None => (
-                    GraphBuilder::new(graph_params, distance, c.dim(), tail.len() as usize),
+                    Builder::new(
+                        c.options.builder,
+                        graph_params,
+                        distance,
+                        c.dim(),
+                        tail.len() as usize,
+                    ),
                     new_id(),
                     Vec::new(),
                 ),
@@ -184,18 +191,37 @@ fn rebuild(
         None
     } else {
         let distance = c.config().vectors.distance;
-        let builder = GraphBuilder::new(graph_params, distance, c.dim(), members.len() as usize);
+        let builder = Builder::new(
+            c.options.builder,
+            graph_params,
+            distance,
+            c.dim(),
+            members.len() as usize,
+        );
         insert(c, &builder, members)?;
         Some((new_id(), builder, params))
     };
-    install(c, replaces, built, &mut None)
+    install(c, replaces, built, &mut None)?;
+    release_memory();
+    Ok(())
+}
+
+/// Hands the heap pages of a dropped builder (and its copy of the vectors)
+/// back to the OS; glibc would otherwise keep them for reuse, and the
+/// process would look as if it held every vector twice.
+fn release_memory() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: malloc_trim only returns free heap memory to the kernel.
+    unsafe {
+        libc::malloc_trim(0);
+    }
 }
 
 fn new_id() -> String {
     uuid::Uuid::new_v4().simple().to_string()
 }
 
-fn insert(c: &Collection, builder: &GraphBuilder, offsets: &RoaringBitmap) -> Result<()> {
+fn insert(c: &Collection, builder: &Builder, offsets: &RoaringBitmap) -> Result<()> {
     const CHUNK: usize = 4096;
     let offsets: Vec<Offset> = offsets.iter().collect();
     for chunk in offsets.chunks(CHUNK) {
@@ -211,7 +237,7 @@ fn insert(c: &Collection, builder: &GraphBuilder, offsets: &RoaringBitmap) -> Re
 fn install(
     c: &Collection,
     replaces: &[String],
-    built: Option<(String, GraphBuilder, (usize, usize))>,
+    built: Option<(String, Builder, (usize, usize))>,
     appendable: &mut Option<Appendable>,
 ) -> Result<()> {
     let seg_dir = c.dir.join("segments");

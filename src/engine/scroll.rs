@@ -51,18 +51,36 @@ impl Collection {
                 .view(o)
                 .is_some_and(|v| f.check_with(&v, &points.indexes)),
         };
-        let range = match req.offset {
-            Some(start) => points.ids.range(start..),
-            None => points.ids.range(..),
+        // An indexed filter that keeps few points: walk its candidates in
+        // id order instead of every id (the payload check still runs).
+        let narrowed: Option<Vec<(PointId, u32)>> = req
+            .filter
+            .as_ref()
+            .and_then(|f| points.indexes.candidates(f))
+            .map(|c| c & &points.live)
+            .filter(|c| c.len() * 10 < points.live.len().max(1))
+            .map(|c| {
+                let mut ids: Vec<(PointId, u32)> = c
+                    .iter()
+                    .filter_map(|o| points.slot(o).map(|s| (s.id, o)))
+                    .filter(|(id, _)| req.offset.is_none_or(|start| *id >= start))
+                    .collect();
+                ids.sort_unstable();
+                ids
+            });
+        let walk: Box<dyn Iterator<Item = (PointId, u32)> + '_> = match (narrowed, req.offset) {
+            (Some(ids), _) => Box::new(ids.into_iter()),
+            (None, Some(start)) => Box::new(points.ids.range(start..).map(|(id, o)| (*id, *o))),
+            (None, None) => Box::new(points.ids.iter().map(|(id, o)| (*id, *o))),
         };
         let mut page = Vec::with_capacity(req.limit.min(1024));
         let mut next = None;
-        for (id, &offset) in range {
+        for (id, offset) in walk {
             if !accept(offset) {
                 continue;
             }
             if page.len() == req.limit {
-                next = Some(*id);
+                next = Some(id);
                 break;
             }
             if let Some(r) = self.record(&points, offset, None, &req.with_payload, req.with_vector)
