@@ -65,7 +65,15 @@ pub fn ok<T: Serialize>(started: Instant, result: T) -> Response {
     .into_response()
 }
 
-/// Runs engine work off the async executor.
+/// Runs a short CPU-bound engine call (a search) on this worker thread,
+/// telling tokio to move its other tasks elsewhere meanwhile. Cheaper than
+/// a hop to the blocking pool, which costs more than a small search.
+pub fn compute<T>(f: impl FnOnce() -> Result<T, EngineError>) -> Result<T, ApiError> {
+    tokio::task::block_in_place(f).map_err(ApiError::from)
+}
+
+/// Runs engine work that may wait on disk (writes, fsync) off the async
+/// executor, on the blocking pool.
 pub async fn blocking<T, F>(f: F) -> Result<T, ApiError>
 where
     F: FnOnce() -> Result<T, EngineError> + Send + 'static,

@@ -379,12 +379,76 @@ pub struct SearchBatchWire {
     pub searches: Vec<SearchRequestWire>,
 }
 
+/// The `query` of `/points/query`. A dense vector, the common case, is
+/// read straight into floats; any other shape is kept as JSON for the
+/// handler to interpret. (An untagged enum would buffer every number first.)
+#[derive(Debug, Clone)]
+pub enum QueryInput {
+    Vector(Vec<f32>),
+    Other(Value),
+}
+
+impl<'de> Deserialize<'de> for QueryInput {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl<'de> serde::de::Visitor<'de> for Visitor {
+            type Value = QueryInput;
+
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a vector, a point id or a query object")
+            }
+
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(
+                self,
+                mut seq: A,
+            ) -> Result<QueryInput, A::Error> {
+                let mut v = Vec::with_capacity(seq.size_hint().unwrap_or(0));
+                while let Some(x) = seq.next_element::<f32>()? {
+                    v.push(x);
+                }
+                Ok(QueryInput::Vector(v))
+            }
+
+            fn visit_u64<E: serde::de::Error>(self, n: u64) -> Result<QueryInput, E> {
+                Ok(QueryInput::Other(Value::from(n)))
+            }
+
+            fn visit_i64<E: serde::de::Error>(self, n: i64) -> Result<QueryInput, E> {
+                Ok(QueryInput::Other(Value::from(n)))
+            }
+
+            fn visit_f64<E: serde::de::Error>(self, n: f64) -> Result<QueryInput, E> {
+                Ok(QueryInput::Other(Value::from(n)))
+            }
+
+            fn visit_str<E: serde::de::Error>(self, s: &str) -> Result<QueryInput, E> {
+                Ok(QueryInput::Other(Value::from(s)))
+            }
+
+            fn visit_unit<E: serde::de::Error>(self) -> Result<QueryInput, E> {
+                Ok(QueryInput::Other(Value::Null))
+            }
+
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                map: A,
+            ) -> Result<QueryInput, A::Error> {
+                let m = serde_json::Map::deserialize(
+                    serde::de::value::MapAccessDeserializer::new(map),
+                )?;
+                Ok(QueryInput::Other(Value::Object(m)))
+            }
+        }
+        d.deserialize_any(Visitor)
+    }
+}
+
 /// `/points/query` body (the parts this release answers).
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct QueryRequestWire {
     #[serde(default)]
-    pub query: Option<Value>,
+    pub query: Option<QueryInput>,
     #[serde(default)]
     pub using: Option<String>,
     #[serde(default)]

@@ -11,16 +11,17 @@ use serde_json::{json, Value};
 use crate::engine::collection::Record;
 use crate::engine::scroll::ScrollRequest;
 use crate::engine::search::SearchRequest;
+use crate::engine::types::PointId;
 use crate::engine::{Collection, EngineError};
 
 use super::error::ApiError;
 use super::extract::{QJson, QPath, QQuery};
 use super::models::{
-    parse_id, NamedVector, PointOut, QueryBatchWire, QueryRequestWire, ReadParams, SearchBatchWire,
-    SearchRequestWire, WithPayload, WithVector,
+    parse_id, NamedVector, PointOut, QueryBatchWire, QueryInput, QueryRequestWire, ReadParams,
+    SearchBatchWire, SearchRequestWire, WithPayload, WithVector,
 };
 use super::points::MAX_LIMIT;
-use super::{blocking, ok, AppState};
+use super::{compute, ok, AppState};
 
 fn bad(msg: String) -> ApiError {
     ApiError::Engine(EngineError::BadRequest(msg))
@@ -90,8 +91,9 @@ fn query_plan(collection: &Collection, w: QueryRequestWire) -> Result<QueryPlan,
     check_limit(limit)?;
     let with_payload = WithPayload::into_selector(w.with_payload, false)?;
     let with_vector = WithVector::wanted(&w.with_vector);
-    let query = match w.query {
-        None | Some(Value::Null) => {
+    let (vector, exclude) = match w.query {
+        Some(QueryInput::Vector(v)) => (v, Vec::new()),
+        None | Some(QueryInput::Other(Value::Null)) => {
             let skip = w.offset.unwrap_or(0);
             return Ok(QueryPlan::List(
                 ScrollRequest {
@@ -105,39 +107,7 @@ fn query_plan(collection: &Collection, w: QueryRequestWire) -> Result<QueryPlan,
                 skip,
             ));
         }
-        Some(Value::Object(mut map)) if map.contains_key("nearest") => {
-            let nearest = map.remove("nearest").unwrap_or(Value::Null);
-            if map.keys().any(|k| k != "mmr") || map.get("mmr").is_some_and(|m| !m.is_null()) {
-                return Err(bad(
-                    "nearest query options other than the vector are not supported yet".into(),
-                ));
-            }
-            nearest
-        }
-        Some(other) => other,
-    };
-    let mut exclude = Vec::new();
-    let vector: Vec<f32> = match &query {
-        Value::Array(_) => serde_json::from_value(query.clone())
-            .map_err(|e| ApiError::validation(format!("query: {e}")))?,
-        Value::Number(_) | Value::String(_) => {
-            let id = parse_id(&query).map_err(bad)?;
-            exclude.push(id);
-            collection.vector_of(&id).ok_or_else(|| {
-                ApiError::NotFound(format!("Not found: No point with id {id} found"))
-            })?
-        }
-        Value::Object(map) => {
-            let kind = map.keys().next().cloned().unwrap_or_default();
-            return Err(bad(format!(
-                "query `{kind}` is not supported by this Helio release yet (supported: nearest by vector or point id)"
-            )));
-        }
-        other => {
-            return Err(ApiError::validation(format!(
-                "query: unexpected value {other}"
-            )))
-        }
+        Some(QueryInput::Other(value)) => nearest_target(collection, value)?,
     };
     let params = w.params.unwrap_or_default();
     Ok(QueryPlan::Search(SearchRequest {
@@ -153,6 +123,52 @@ fn query_plan(collection: &Collection, w: QueryRequestWire) -> Result<QueryPlan,
         with_vector,
         exclude,
     }))
+}
+
+/// The vector a non-vector `query` stands for: a point id (whose vector is
+/// used, and the point itself left out of the results, as Qdrant does) or
+/// `{"nearest": vector | id}`. Returns the vector and the ids to exclude.
+fn nearest_target(
+    collection: &Collection,
+    query: Value,
+) -> Result<(Vec<f32>, Vec<PointId>), ApiError> {
+    match query {
+        Value::Array(_) => {
+            let v = serde_json::from_value(query)
+                .map_err(|e| ApiError::validation(format!("query: {e}")))?;
+            Ok((v, Vec::new()))
+        }
+        Value::Number(_) | Value::String(_) => {
+            let id = parse_id(&query).map_err(bad)?;
+            let vector = collection.vector_of(&id).ok_or_else(|| {
+                ApiError::NotFound(format!("Not found: No point with id {id} found"))
+            })?;
+            Ok((vector, vec![id]))
+        }
+        Value::Object(mut map) if map.contains_key("nearest") => {
+            let nearest = map.remove("nearest").unwrap_or(Value::Null);
+            if map.iter().any(|(k, v)| k != "mmr" || !v.is_null()) {
+                return Err(bad(
+                    "nearest query options other than the vector are not supported yet".into(),
+                ));
+            }
+            if nearest.is_object() {
+                return Err(ApiError::validation(
+                    "query.nearest: expected a vector or a point id",
+                ));
+            }
+            nearest_target(collection, nearest)
+        }
+        Value::Object(map) => {
+            let kind = map.keys().next().cloned().unwrap_or_default();
+            Err(bad(format!(
+                "query `{kind}` is not supported by this Helio release yet (supported: nearest by vector or point id)"
+            )))
+        }
+        other => Err(ApiError::validation(format!(
+            "query: unexpected value {other}"
+        ))),
+    }
 }
 
 fn run_query(collection: &Collection, plan: QueryPlan) -> Result<Vec<PointOut>, EngineError> {
@@ -187,7 +203,7 @@ pub async fn search(
     let started = Instant::now();
     let collection = state.db.get(&name)?;
     let req = legacy_request(body)?;
-    let found = blocking(move || collection.search(&req)).await?;
+    let found = compute(|| collection.search(&req))?;
     Ok(ok(
         started,
         found.into_iter().map(PointOut::scored).collect::<Vec<_>>(),
@@ -207,7 +223,7 @@ pub async fn search_batch(
         .into_iter()
         .map(legacy_request)
         .collect::<Result<Vec<_>, _>>()?;
-    let results = blocking(move || {
+    let results = compute(|| {
         reqs.iter()
             .map(|r| {
                 Ok(collection
@@ -217,8 +233,7 @@ pub async fn search_batch(
                     .collect::<Vec<_>>())
             })
             .collect::<Result<Vec<_>, EngineError>>()
-    })
-    .await?;
+    })?;
     Ok(ok(started, results))
 }
 
@@ -231,7 +246,7 @@ pub async fn query(
     let started = Instant::now();
     let collection: Arc<Collection> = state.db.get(&name)?;
     let plan = query_plan(&collection, body)?;
-    let points = blocking(move || run_query(&collection, plan)).await?;
+    let points = compute(|| run_query(&collection, plan))?;
     Ok(ok(started, json!({"points": points})))
 }
 
@@ -248,12 +263,11 @@ pub async fn query_batch(
         .into_iter()
         .map(|w| query_plan(&collection, w))
         .collect::<Result<Vec<_>, _>>()?;
-    let results = blocking(move || {
+    let results = compute(|| {
         plans
             .into_iter()
             .map(|p| Ok(json!({"points": run_query(&collection, p)?})))
             .collect::<Result<Vec<_>, EngineError>>()
-    })
-    .await?;
+    })?;
     Ok(ok(started, results))
 }

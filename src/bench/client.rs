@@ -8,7 +8,7 @@ use anyhow::{bail, Context, Result};
 use serde_json::{json, Value};
 
 pub struct Client {
-    http: reqwest::blocking::Client,
+    http: ureq::Agent,
     base: String,
     collection: String,
 }
@@ -22,10 +22,10 @@ pub struct QueryRun {
 
 impl Client {
     pub fn new(url: &str, collection: &str, timeout: Duration) -> Result<Client> {
-        let http = reqwest::blocking::Client::builder()
+        let http = ureq::AgentBuilder::new()
             .timeout(timeout)
-            .pool_max_idle_per_host(64)
-            .build()?;
+            .max_idle_connections_per_host(64)
+            .build();
         Ok(Client {
             http,
             base: url.trim_end_matches('/').to_string(),
@@ -33,21 +33,24 @@ impl Client {
         })
     }
 
-    fn call(&self, method: reqwest::Method, path: &str, body: Option<&Value>) -> Result<Value> {
+    fn call(&self, method: &str, path: &str, body: Option<&Value>) -> Result<Value> {
         let url = format!("{}{}", self.base, path);
-        let mut req = self.http.request(method.clone(), &url);
-        if let Some(b) = body {
-            req = req.json(b);
-        }
-        let resp = req
-            .send()
-            .with_context(|| format!("{method} {url}: server unreachable"))?;
-        let status = resp.status();
-        let text = resp.text().unwrap_or_default();
+        let req = self.http.request(method, &url);
+        let sent = match body {
+            Some(b) => req
+                .set("Content-Type", "application/json")
+                .send_string(&serde_json::to_string(b)?),
+            None => req.call(),
+        };
+        let (status, text) = match sent {
+            Ok(resp) => (resp.status(), resp.into_string().unwrap_or_default()),
+            Err(ureq::Error::Status(code, resp)) => (code, resp.into_string().unwrap_or_default()),
+            Err(e) => bail!("{method} {url}: server unreachable: {e}"),
+        };
         let value: Value = serde_json::from_str(&text).with_context(|| {
             format!("{method} {url}: answer is not JSON (is this a Qdrant-compatible server?)")
         })?;
-        if !status.is_success() {
+        if !(200..300).contains(&status) {
             let msg = value["status"]["error"]
                 .as_str()
                 .unwrap_or(&text)
@@ -58,7 +61,7 @@ impl Client {
     }
 
     pub fn version(&self) -> Result<String> {
-        let v = self.call(reqwest::Method::GET, "/", None)?;
+        let v = self.call("GET", "/", None)?;
         let version = v["version"]
             .as_str()
             .context("GET / has no version: not a Qdrant-compatible server")?;
@@ -73,16 +76,16 @@ impl Client {
     }
 
     pub fn points_count(&self) -> Result<Option<usize>> {
-        match self.call(reqwest::Method::GET, &self.path(""), None) {
+        match self.call("GET", &self.path(""), None) {
             Ok(v) => Ok(v["result"]["points_count"].as_u64().map(|n| n as usize)),
             Err(_) => Ok(None),
         }
     }
 
     pub fn recreate(&self, dim: usize, m: usize, ef_construct: usize) -> Result<()> {
-        let _ = self.call(reqwest::Method::DELETE, &self.path(""), None);
+        let _ = self.call("DELETE", &self.path(""), None);
         self.call(
-            reqwest::Method::PUT,
+            "PUT",
             &self.path(""),
             Some(&json!({
                 "vectors": {"size": dim, "distance": "Cosine"},
@@ -94,26 +97,31 @@ impl Client {
 
     pub fn upsert(&self, ids: &[usize], vectors: &[Vec<f32>]) -> Result<()> {
         let body = json!({"batch": {"ids": ids, "vectors": vectors}});
-        self.call(
-            reqwest::Method::PUT,
-            &self.path("/points?wait=true"),
-            Some(&body),
-        )?;
+        self.call("PUT", &self.path("/points?wait=true"), Some(&body))?;
         Ok(())
     }
 
-    /// Polls until the collection is green with every vector indexed.
-    pub fn wait_indexed(&self, n: usize, limit: Duration) -> Result<Duration> {
+    /// Polls until the collection reports green twice in a row (the
+    /// optimizer may be between steps); returns the time waited and the
+    /// indexed vector count. A collection below its indexing threshold is
+    /// green with nothing indexed, as in Qdrant.
+    pub fn wait_green(&self, limit: Duration) -> Result<(Duration, usize)> {
         let started = Instant::now();
+        let mut streak = 0;
         loop {
-            let info = self.call(reqwest::Method::GET, &self.path(""), None)?;
+            let info = self.call("GET", &self.path(""), None)?;
             let r = &info["result"];
-            let indexed = r["indexed_vectors_count"].as_u64().unwrap_or(0) as usize;
-            if r["status"] == "green" && indexed >= n {
-                return Ok(started.elapsed());
+            streak = if r["status"] == "green" {
+                streak + 1
+            } else {
+                0
+            };
+            if streak == 2 {
+                let indexed = r["indexed_vectors_count"].as_u64().unwrap_or(0) as usize;
+                return Ok((started.elapsed(), indexed));
             }
             if started.elapsed() > limit {
-                bail!("collection not indexed after {limit:?}: {r}");
+                bail!("collection not green after {limit:?}: {r}");
             }
             std::thread::sleep(Duration::from_millis(100));
         }
@@ -143,11 +151,7 @@ impl Client {
                             }
                             let body = json!({"query": q, "limit": k, "params": params});
                             let t = Instant::now();
-                            let v = self.call(
-                                reqwest::Method::POST,
-                                &self.path("/points/query"),
-                                Some(&body),
-                            )?;
+                            let v = self.call("POST", &self.path("/points/query"), Some(&body))?;
                             let took = t.elapsed();
                             let ids = v["result"]["points"]
                                 .as_array()

@@ -133,7 +133,7 @@ pub fn run(args: &BenchArgs) -> Result<Report> {
         }
         bar.finish_and_clear();
         let upload = started.elapsed();
-        let indexed = client.wait_indexed(n, Duration::from_secs(3600))?;
+        let (_, indexed) = client.wait_green(Duration::from_secs(3600))?;
         report.upload(upload, started.elapsed(), indexed);
     }
     report.memory(args.pid);

@@ -44,16 +44,16 @@ impl Report {
         }
     }
 
-    pub fn upload(&mut self, upload: Duration, total: Duration, index_wait: Duration) {
+    pub fn upload(&mut self, upload: Duration, total: Duration, indexed: usize) {
         let n = self.header["points"].as_u64().unwrap_or(0) as f64;
         let row = json!({
             "upload_s": upload.as_secs_f64(),
             "upload_points_per_s": n / upload.as_secs_f64(),
-            "index_wait_after_upload_s": index_wait.as_secs_f64(),
-            "upload_to_indexed_s": total.as_secs_f64(),
+            "upload_to_green_s": total.as_secs_f64(),
+            "indexed_vectors": indexed,
         });
         println!(
-            "upload: {:.1} s ({:.0} points/s, batches with wait=true); fully indexed {:.1} s after the first batch",
+            "upload: {:.1} s ({:.0} points/s, batches with wait=true); green {:.1} s after the first batch with {indexed} vectors indexed",
             upload.as_secs_f64(),
             n / upload.as_secs_f64(),
             total.as_secs_f64()

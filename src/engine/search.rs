@@ -114,21 +114,21 @@ impl Collection {
             }
         };
 
-        sort_best_first(&mut found, distance);
-        // A point can sit in a segment and, after a crash, in the tail too.
-        let mut seen = HashSet::new();
-        found.retain(|(o, _)| seen.insert(*o));
         if let Some(t) = req.score_threshold {
-            found.retain(|(_, s)| {
-                if distance.higher_is_better() {
-                    *s >= t
-                } else {
-                    *s <= t
-                }
-            });
+            let higher = distance.higher_is_better();
+            found.retain(|&(_, s)| if higher { s >= t } else { s <= t });
         }
+        best_first(&mut found, k, distance);
+        // Defensive: an offset is in one segment or the tail, never both,
+        // but a duplicate must never reach a client.
+        let mut seen: Vec<Offset> = Vec::with_capacity(k);
         Ok(found
             .into_iter()
+            .filter(|(o, _)| {
+                let new = !seen.contains(o);
+                seen.push(*o);
+                new
+            })
             .skip(req.offset)
             .take(req.limit)
             .filter_map(|(o, s)| {
@@ -193,9 +193,11 @@ fn sample_estimate(points: &Points, filter: &Filter) -> usize {
     (hits * total).div_ceil(sample.len())
 }
 
-fn sort_best_first(found: &mut [(Offset, f32)], distance: Distance) {
+/// Keeps the best `2k` candidates (enough for `k` after removing
+/// duplicates) in order, without sorting everything an exact scan found.
+fn best_first(found: &mut Vec<(Offset, f32)>, k: usize, distance: Distance) {
     let higher = distance.higher_is_better();
-    found.sort_by(|a, b| {
+    let cmp = |a: &(Offset, f32), b: &(Offset, f32)| {
         let ord = if higher {
             b.1.total_cmp(&a.1)
         } else {
@@ -206,5 +208,11 @@ fn sort_best_first(found: &mut [(Offset, f32)], distance: Distance) {
         } else {
             ord
         }
-    });
+    };
+    let keep = k.saturating_mul(2).max(1);
+    if found.len() > keep {
+        found.select_nth_unstable_by(keep - 1, cmp);
+        found.truncate(keep);
+    }
+    found.sort_unstable_by(cmp);
 }
