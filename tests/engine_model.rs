@@ -5,9 +5,7 @@ use std::collections::BTreeMap;
 
 use helio::engine::collection::{PointInsert, Selector, UpdateOp};
 use helio::engine::filter::Filter;
-use helio::engine::params::{
-    CollectionConfig, HnswConfig, OptimizersConfig, VectorParams, WalConfig,
-};
+use helio::engine::params::{CollectionConfig, OptimizersConfig, VectorParams};
 use helio::engine::payload::PayloadSelector;
 use helio::engine::scroll::ScrollRequest;
 use helio::engine::types::{Distance, Payload, PointId};
@@ -40,30 +38,13 @@ fn op() -> impl Strategy<Value = Op> {
 
 fn config() -> CollectionConfig {
     CollectionConfig {
-        vectors: VectorParams {
-            size: DIM,
-            distance: Distance::Euclid,
-            hnsw_config: None,
-            quantization_config: None,
-            on_disk: None,
-            datatype: None,
-            multivector_config: None,
-        },
-        shard_number: 1,
-        replication_factor: 1,
-        write_consistency_factor: 1,
-        on_disk_payload: true,
-        hnsw_config: HnswConfig::default(),
         // Index almost at once, so graphs, vacuum and merges happen too.
         optimizer_config: OptimizersConfig {
             indexing_threshold: Some(1),
             vacuum_min_vector_number: 2,
             ..OptimizersConfig::default()
         },
-        wal_config: WalConfig::default(),
-        quantization_config: None,
-        strict_mode_config: None,
-        metadata: None,
+        ..CollectionConfig::new(VectorParams::new(DIM, Distance::Euclid))
     }
 }
 

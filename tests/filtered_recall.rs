@@ -5,9 +5,7 @@
 use helio::dataset::clustered;
 use helio::engine::collection::{PointInsert, UpdateOp};
 use helio::engine::filter::Filter;
-use helio::engine::params::{
-    CollectionConfig, HnswConfig, OptimizersConfig, VectorParams, WalConfig,
-};
+use helio::engine::params::{CollectionConfig, HnswConfig, OptimizersConfig, VectorParams};
 use helio::engine::payload::PayloadSelector;
 use helio::engine::payload_index::PayloadFieldSchema;
 use helio::engine::search::SearchRequest;
@@ -22,19 +20,6 @@ const QUERIES: usize = 40;
 
 fn config() -> CollectionConfig {
     CollectionConfig {
-        vectors: VectorParams {
-            size: DIM,
-            distance: Distance::Cosine,
-            hnsw_config: None,
-            quantization_config: None,
-            on_disk: None,
-            datatype: None,
-            multivector_config: None,
-        },
-        shard_number: 1,
-        replication_factor: 1,
-        write_consistency_factor: 1,
-        on_disk_payload: true,
         hnsw_config: HnswConfig {
             // 10,000 KB of 32-d vectors = 80,000 points: lower it so that
             // the planner's choice between scan and graph is exercised here.
@@ -45,10 +30,7 @@ fn config() -> CollectionConfig {
             indexing_threshold: Some(100),
             ..OptimizersConfig::default()
         },
-        wal_config: WalConfig::default(),
-        quantization_config: None,
-        strict_mode_config: None,
-        metadata: None,
+        ..CollectionConfig::new(VectorParams::new(DIM, Distance::Cosine))
     }
 }
 

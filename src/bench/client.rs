@@ -137,7 +137,9 @@ impl Client {
     ) -> Result<QueryRun> {
         let started = Instant::now();
         let per_worker = queries.len().div_ceil(workers);
-        let parts: Vec<Result<Vec<(usize, Duration, Vec<usize>)>>> = std::thread::scope(|s| {
+        // Per worker: (query index, latency, ids returned) for each query.
+        type Part = Result<Vec<(usize, Duration, Vec<usize>)>>;
+        let parts: Vec<Part> = std::thread::scope(|s| {
             let handles: Vec<_> = queries
                 .chunks(per_worker)
                 .enumerate()

@@ -89,7 +89,7 @@ pub fn run(args: &BenchArgs) -> Result<Report> {
     if args.top_k == 0 || args.queries == 0 || args.batch == 0 {
         bail!("--top-k, --queries and --batch must be positive");
     }
-    if args.ef.is_empty() || args.concurrency.iter().any(|&c| c == 0) {
+    if args.ef.is_empty() || args.concurrency.contains(&0) {
         bail!("--ef needs at least one value and --concurrency values must be positive");
     }
     let client = Client::new(

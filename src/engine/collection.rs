@@ -108,6 +108,8 @@ pub struct Collection {
     pub(super) wake: (Mutex<bool>, Condvar),
     pub(super) stopped: AtomicBool,
     pub(super) optimizing: AtomicBool,
+    /// When the last write committed, for the optimizer's batching.
+    pub(super) last_write: Mutex<std::time::Instant>,
 }
 
 impl VectorSource for Arena {
@@ -203,6 +205,7 @@ impl Collection {
             wake: (Mutex::new(true), Condvar::new()),
             stopped: AtomicBool::new(false),
             optimizing: AtomicBool::new(false),
+            last_write: Mutex::new(std::time::Instant::now()),
         })
     }
 
@@ -413,6 +416,7 @@ impl Collection {
             }
         }
         drop(writer);
+        *self.last_write.lock() = std::time::Instant::now();
         self.notify_optimizer();
         Ok(version)
     }

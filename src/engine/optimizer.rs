@@ -36,6 +36,8 @@ const BUILDER_IDLE: Duration = Duration::from_secs(20);
 /// Segment count past which the two smallest are merged, when the
 /// collection's `default_segment_number` is 0 (auto).
 const AUTO_MAX_SEGMENTS: usize = 4;
+/// Writes closer together than this count as one stream.
+const STREAMING: Duration = Duration::from_secs(1);
 
 pub fn spawn(collection: Weak<Collection>) -> JoinHandle<()> {
     std::thread::Builder::new()
@@ -118,13 +120,27 @@ fn step(c: &Arc<Collection>, appendable: &mut Option<Appendable>) -> Result<bool
         }
         let members = &stale.members & &live;
         tracing::info!(collection = %c.name, segment = %stale.id, points = members.len(), "rebuilding segment");
-        rebuild(c, &[stale.id.clone()], &members, graph_params, params)?;
+        rebuild(
+            c,
+            std::slice::from_ref(&stale.id),
+            &members,
+            graph_params,
+            params,
+        )?;
         return Ok(true);
     }
 
     // 2. Index the tail once it passes the indexing threshold.
     if let Some(threshold) = config.indexing_threshold_points() {
-        if tail.len() as usize >= threshold {
+        // While writes stream in, let the tail grow with the graph (1/8 of
+        // it) before each incremental insert, so a bulk load does not
+        // freeze and save a large graph every few thousand points.
+        let streaming = c.last_write.lock().elapsed() < STREAMING;
+        let trigger = match appendable.as_ref() {
+            Some(a) if streaming => threshold.max(a.builder.len() / 8),
+            _ => threshold,
+        };
+        if tail.len() as usize >= trigger {
             let reuse = appendable.take().filter(|a| {
                 a.built_with == params
                     && a.builder.len() + tail.len() as usize <= max_segment_points

@@ -235,7 +235,38 @@ pub struct CollectionConfig {
     pub metadata: Option<serde_json::Map<String, serde_json::Value>>,
 }
 
+impl VectorParams {
+    pub fn new(size: usize, distance: Distance) -> VectorParams {
+        VectorParams {
+            size,
+            distance,
+            hnsw_config: None,
+            quantization_config: None,
+            on_disk: None,
+            datatype: None,
+            multivector_config: None,
+        }
+    }
+}
+
 impl CollectionConfig {
+    /// Qdrant's defaults for everything but the vectors.
+    pub fn new(vectors: VectorParams) -> CollectionConfig {
+        CollectionConfig {
+            vectors,
+            shard_number: 1,
+            replication_factor: 1,
+            write_consistency_factor: 1,
+            on_disk_payload: true,
+            hnsw_config: HnswConfig::default(),
+            optimizer_config: OptimizersConfig::default(),
+            wal_config: WalConfig::default(),
+            quantization_config: None,
+            strict_mode_config: None,
+            metadata: None,
+        }
+    }
+
     /// The hnsw parameters a vector's graph is built with: collection-wide
     /// values overridden by the vector's own `hnsw_config`.
     pub fn graph_hnsw(&self) -> HnswConfig {

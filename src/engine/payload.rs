@@ -76,9 +76,8 @@ fn copy_path(src: &Payload, dst: &mut Payload, steps: &[Step]) {
         return;
     };
     let Some(value) = src.get(first) else { return };
-    match project(value, &steps[1..]) {
-        Some(v) => merge_into(dst.entry(first.clone()).or_insert(Value::Null), v),
-        None => {}
+    if let Some(v) = project(value, &steps[1..]) {
+        merge_into(dst.entry(first.clone()).or_insert(Value::Null), v);
     }
 }
 

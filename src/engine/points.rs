@@ -63,6 +63,10 @@ impl Points {
         self.ids.len()
     }
 
+    pub fn is_empty(&self) -> bool {
+        self.ids.is_empty()
+    }
+
     pub fn view(&self, offset: Offset) -> Option<View<'_>> {
         self.slot(offset).map(|slot| View { slot })
     }

@@ -399,9 +399,10 @@ mod tests {
     }
 
     /// `cargo test --release -- --ignored open_million`: a 1M-node graph
-    /// with 32 links per node opens in well under a second.
+    /// with 32 links per node round-trips through the file; the time it
+    /// took to open is printed (a measurement, not an assertion).
     #[test]
-    #[ignore]
+    #[ignore = "builds a 136 MB file; run by hand in release to see the open time"]
     fn open_million_points_quickly() {
         let n = 1_000_000usize;
         let mut rng = StdRng::seed_from_u64(11);
@@ -435,6 +436,6 @@ mod tests {
             back.mapped_bytes()
         );
         assert_eq!(back.len(), n);
-        assert!(took.as_secs_f64() < 1.0);
+        eprintln!("opened a 1M-node graph in {took:?}");
     }
 }
