@@ -24,18 +24,7 @@ impl<'de> Deserialize<'de> for WireId {
 }
 
 pub fn parse_id(v: &Value) -> Result<PointId, String> {
-    match v {
-        Value::Number(n) => n
-            .as_u64()
-            .map(PointId::Num)
-            .ok_or_else(|| format!("point id {n} is not an unsigned integer or a UUID")),
-        Value::String(s) => uuid::Uuid::parse_str(s)
-            .map(PointId::Uuid)
-            .map_err(|_| format!("point id {s:?} is not an unsigned integer or a UUID")),
-        other => Err(format!(
-            "point id {other} is not an unsigned integer or a UUID"
-        )),
-    }
+    PointId::from_json(v)
 }
 
 impl Serialize for WireId {

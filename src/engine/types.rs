@@ -25,6 +25,23 @@ impl PointId {
         }
     }
 
+    /// Parses Qdrant's `ExtendedPointId` JSON: an unsigned integer or a
+    /// UUID string. The one parser for ids, used by filters and the API.
+    pub fn from_json(v: &serde_json::Value) -> Result<PointId, String> {
+        match v {
+            serde_json::Value::Number(n) => n
+                .as_u64()
+                .map(PointId::Num)
+                .ok_or_else(|| format!("point id {n} is not an unsigned integer or a UUID")),
+            serde_json::Value::String(s) => Uuid::parse_str(s)
+                .map(PointId::Uuid)
+                .map_err(|_| format!("point id {s:?} is not an unsigned integer or a UUID")),
+            other => Err(format!(
+                "point id {other} is not an unsigned integer or a UUID"
+            )),
+        }
+    }
+
     pub fn from_storage_key(key: &str) -> Option<PointId> {
         let (kind, rest) = key.split_at_checked(2)?;
         match kind {

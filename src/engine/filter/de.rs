@@ -152,22 +152,6 @@ fn parse_payload_field(v: &Value, name: &str) -> Result<PayloadField, String> {
     }
 }
 
-fn parse_point_id(v: &Value) -> Result<PointId, String> {
-    match v {
-        Value::Number(n) => n
-            .as_u64()
-            .map(PointId::Num)
-            .ok_or_else(|| format!("point id {n} must be an unsigned integer or a UUID")),
-        Value::String(s) => uuid::Uuid::parse_str(s)
-            .map(PointId::Uuid)
-            .map_err(|_| format!("point id `{s}` is not a valid UUID")),
-        other => Err(format!(
-            "point id must be an unsigned integer or a UUID string, got {}",
-            kind_of(other)
-        )),
-    }
-}
-
 impl Condition {
     /// Parse a condition from JSON with a precise error message.
     pub fn from_value(v: Value) -> Result<Condition, String> {
@@ -187,7 +171,7 @@ impl Condition {
             };
             let ids = ids
                 .iter()
-                .map(parse_point_id)
+                .map(PointId::from_json)
                 .collect::<Result<Vec<_>, _>>()
                 .map_err(|e| format!("has_id: {e}"))?;
             return Ok(Condition::has_id(ids));
