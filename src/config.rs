@@ -7,6 +7,8 @@ use std::path::{Path, PathBuf};
 use clap::Args;
 use serde::Deserialize;
 
+use crate::embed::models::ModelsConfig;
+use crate::embed::openai::OpenAiConfig;
 use crate::engine::hnsw::BuilderKind;
 
 /// Settings of `helio serve`. Every field is optional here so that a
@@ -39,6 +41,77 @@ pub struct ServeArgs {
     /// `hnsw-rs` (the hnsw_rs crate). Both produce the same frozen graph.
     #[arg(long, env = "HELIO_GRAPH_BUILDER", value_enum)]
     pub graph_builder: Option<BuilderKind>,
+    /// Read from the file's `[embed]` table, not `[serve]`.
+    #[command(flatten)]
+    #[serde(skip)]
+    pub embed: EmbedArgs,
+}
+
+/// Embedding settings, shared by `helio serve` and `helio embed`.
+#[derive(Debug, Clone, Default, Args, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EmbedArgs {
+    /// The local model: a sentence-transformers directory
+    /// (default models/all-MiniLM-L6-v2, installed by scripts/fetch-model.sh).
+    #[arg(long, env = "HELIO_MODEL_DIR")]
+    pub model_dir: Option<PathBuf>,
+    /// The name clients use for the local model
+    /// (default sentence-transformers/all-MiniLM-L6-v2).
+    #[arg(long, env = "HELIO_MODEL_NAME")]
+    pub model_name: Option<String>,
+    /// CPU threads for local inference (default: all cores).
+    #[arg(long, env = "HELIO_EMBED_THREADS")]
+    pub embed_threads: Option<usize>,
+    /// BM25 language when a request gives none (default portuguese;
+    /// Qdrant's own default is english).
+    #[arg(long, env = "HELIO_BM25_LANGUAGE")]
+    pub bm25_language: Option<String>,
+    /// Entries kept in the embedding cache (default 200000; 0 turns it off).
+    #[arg(long, env = "HELIO_EMBED_CACHE_ENTRIES")]
+    pub embed_cache_entries: Option<usize>,
+    /// Offer OpenAI's embedding models (the key comes from OPENAI_API_KEY).
+    #[arg(long, env = "HELIO_OPENAI")]
+    pub openai: Option<bool>,
+    /// OpenAI-compatible API base URL (default https://api.openai.com/v1).
+    #[arg(long, env = "HELIO_OPENAI_BASE_URL")]
+    pub openai_base_url: Option<String>,
+}
+
+impl EmbedArgs {
+    /// Flags and environment over the file's values, then defaults.
+    pub fn resolve(self, file: EmbedArgs) -> ModelsConfig {
+        let d = ModelsConfig::default();
+        let openai = self.openai.or(file.openai).unwrap_or(false).then(|| {
+            let mut c = OpenAiConfig {
+                api_key: std::env::var("OPENAI_API_KEY")
+                    .ok()
+                    .filter(|k| !k.is_empty()),
+                ..OpenAiConfig::default()
+            };
+            if let Some(url) = self.openai_base_url.or(file.openai_base_url) {
+                c.base_url = url;
+            }
+            c
+        });
+        ModelsConfig {
+            model_dir: self.model_dir.or(file.model_dir).unwrap_or(d.model_dir),
+            model_name: self.model_name.or(file.model_name).unwrap_or(d.model_name),
+            threads: self
+                .embed_threads
+                .or(file.embed_threads)
+                .unwrap_or(d.threads)
+                .max(1),
+            bm25_language: self
+                .bm25_language
+                .or(file.bm25_language)
+                .unwrap_or(d.bm25_language),
+            openai,
+            cache_entries: self
+                .embed_cache_entries
+                .or(file.embed_cache_entries)
+                .unwrap_or(d.cache_entries),
+        }
+    }
 }
 
 /// Resolved configuration.
@@ -51,6 +124,7 @@ pub struct Config {
     pub max_request_size: usize,
     pub log: String,
     pub graph_builder: BuilderKind,
+    pub models: ModelsConfig,
 }
 
 impl Default for Config {
@@ -63,6 +137,7 @@ impl Default for Config {
             max_request_size: 32 * 1024 * 1024,
             log: "info".into(),
             graph_builder: BuilderKind::default(),
+            models: ModelsConfig::default(),
         }
     }
 }
@@ -73,17 +148,18 @@ impl Default for Config {
 struct FileConfig {
     #[serde(default)]
     serve: ServeArgs,
+    #[serde(default)]
+    embed: EmbedArgs,
 }
 
 impl Config {
     /// Merges file < env/flags (clap already merged env under flags).
     /// A missing default file is fine; a missing explicit one is an error.
     pub fn resolve(args: ServeArgs, file: Option<&Path>) -> anyhow::Result<Config> {
-        let from_file = match file {
-            Some(path) => load_file(path)?,
-            None if Path::new("helio.toml").exists() => load_file(Path::new("helio.toml"))?,
-            None => ServeArgs::default(),
-        };
+        let FileConfig {
+            serve: from_file,
+            embed: embed_file,
+        } = load_file(file)?;
         let d = Config::default();
         Ok(Config {
             host: args.host.or(from_file.host).unwrap_or(d.host),
@@ -99,17 +175,33 @@ impl Config {
                 .graph_builder
                 .or(from_file.graph_builder)
                 .unwrap_or(d.graph_builder),
+            models: args.embed.resolve(embed_file),
         })
     }
 }
 
-fn load_file(path: &Path) -> anyhow::Result<ServeArgs> {
+/// The embedding settings alone, for `helio embed`.
+pub fn resolve_embed(args: EmbedArgs, file: Option<&Path>) -> anyhow::Result<ModelsConfig> {
+    Ok(args.resolve(load_file(file)?.embed))
+}
+
+/// The explicit file, else ./helio.toml when present, else nothing. A
+/// missing default file is fine; a missing explicit one is an error.
+fn load_file(file: Option<&Path>) -> anyhow::Result<FileConfig> {
+    match file {
+        Some(path) => read_file(path),
+        None if Path::new("helio.toml").exists() => read_file(Path::new("helio.toml")),
+        None => Ok(FileConfig::default()),
+    }
+}
+
+fn read_file(path: &Path) -> anyhow::Result<FileConfig> {
     use anyhow::Context;
     let text = std::fs::read_to_string(path)
         .with_context(|| format!("reading config file {}", path.display()))?;
     let file: FileConfig =
         toml::from_str(&text).with_context(|| format!("parsing config file {}", path.display()))?;
-    Ok(file.serve)
+    Ok(file)
 }
 
 #[cfg(test)]

@@ -3,6 +3,7 @@
 //! - [`engine`]: the embedded vector store (storage, graphs, filters); no HTTP.
 //! - [`api`]: axum routes in Qdrant's wire format.
 //! - [`observe`]: metrics and telemetry.
+//! - [`embed`]: local and remote embedding models, BM25.
 //! - [`bench`]: `helio bench`, measuring any Qdrant-compatible server.
 //! - [`config`]: the one configuration struct.
 //! - [`server`]: wiring and the `serve(listener, shutdown)` entry point.
@@ -11,6 +12,7 @@ pub mod api;
 pub mod bench;
 pub mod config;
 pub mod dataset;
+pub mod embed;
 pub mod engine;
 pub mod observe;
 pub mod server;

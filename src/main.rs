@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 
-use helio::config::{Config, ServeArgs};
+use helio::config::{Config, EmbedArgs, ServeArgs};
 
 #[derive(Parser)]
 #[command(
@@ -27,6 +27,26 @@ enum Command {
     Serve(ServeArgs),
     /// Measure latency, recall and throughput of a Qdrant-compatible server.
     Bench(helio::bench::BenchArgs),
+    /// Embed text with a local model (or `qdrant/bm25`) and print the vector.
+    Embed(EmbedCommand),
+}
+
+#[derive(clap::Args)]
+struct EmbedCommand {
+    /// Texts to embed, one vector each.
+    #[arg(required = true)]
+    texts: Vec<String>,
+    /// Model name (default: the local model; `qdrant/bm25` for BM25).
+    #[arg(long)]
+    model: Option<String>,
+    /// BM25 options as JSON, e.g. '{"language": "english"}'.
+    #[arg(long)]
+    options: Option<String>,
+    /// Print one JSON object per text instead of the plain listing.
+    #[arg(long)]
+    json: bool,
+    #[command(flatten)]
+    embed: EmbedArgs,
 }
 
 fn init_logging(filter: &str) {
@@ -63,7 +83,72 @@ fn main() -> anyhow::Result<()> {
             helio::bench::run(&args)?;
             Ok(())
         }
+        Command::Embed(cmd) => {
+            init_logging("warn");
+            embed(cmd, cli.config.as_deref())
+        }
     }
+}
+
+fn embed(cmd: EmbedCommand, config: Option<&std::path::Path>) -> anyhow::Result<()> {
+    use helio::embed::models::Resolved;
+    use helio::embed::{EmbedCache, Models};
+    use serde_json::json;
+
+    let config = helio::config::resolve_embed(cmd.embed, config)?;
+    let models = Models::load(&config, EmbedCache::in_memory(0));
+    let name = cmd.model.unwrap_or_else(|| config.model_name.clone());
+    let texts: Vec<&str> = cmd.texts.iter().map(String::as_str).collect();
+    let started = std::time::Instant::now();
+    let options: Option<serde_json::Value> = cmd
+        .options
+        .as_deref()
+        .map(serde_json::from_str)
+        .transpose()
+        .context("--options is not JSON")?;
+    let lines: Vec<serde_json::Value> = match models.resolve(&name)? {
+        Resolved::Dense(model) => {
+            let vectors = models.embed_with(model.as_ref(), &texts, None)?;
+            vectors
+                .into_iter()
+                .map(|v| json!({"model": model.name(), "dim": v.len(), "vector": v}))
+                .collect()
+        }
+        Resolved::Bm25 => models
+            .embed_sparse(&texts, options.as_ref())?
+            .into_iter()
+            .map(|v| json!({"model": helio::embed::models::BM25_MODEL, "indices": v.indices, "values": v.values}))
+            .collect(),
+    };
+    let elapsed = started.elapsed();
+    for (text, line) in texts.iter().zip(&lines) {
+        if cmd.json {
+            println!("{line}");
+        } else {
+            let values = line.get("vector").or_else(|| line.get("values"));
+            println!(
+                "{text:?}: {} {}",
+                line["model"].as_str().unwrap_or_default(),
+                match line.get("indices") {
+                    Some(indices) => format!(
+                        "indices {indices} values {}",
+                        values.cloned().unwrap_or_default()
+                    ),
+                    None => format!(
+                        "dim {} {}",
+                        line["dim"],
+                        values.cloned().unwrap_or_default()
+                    ),
+                }
+            );
+        }
+    }
+    eprintln!(
+        "embedded {} text(s) in {:.1} ms",
+        texts.len(),
+        elapsed.as_secs_f64() * 1e3
+    );
+    Ok(())
 }
 
 async fn shutdown_signal() {

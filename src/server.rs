@@ -7,6 +7,7 @@ use tokio::net::TcpListener;
 
 use crate::api::{self, AppState};
 use crate::config::Config;
+use crate::embed::{EmbedCache, Models};
 use crate::engine::{Database, EngineOptions};
 
 /// Serves the REST API on `listener` until `shutdown` resolves. Tests bind
@@ -26,7 +27,15 @@ pub async fn serve(
     let db = tokio::task::spawn_blocking(move || Database::open(&storage, options))
         .await?
         .with_context(|| format!("opening storage at {}", config.storage.display()))?;
-    let state = AppState::new(Arc::new(db));
+    let models_config = config.models.clone();
+    let cache_path = config.storage.join("embedding-cache.sqlite");
+    let models = tokio::task::spawn_blocking(move || {
+        let cache = EmbedCache::open(&cache_path, models_config.cache_entries)
+            .with_context(|| format!("opening the embedding cache {}", cache_path.display()))?;
+        anyhow::Ok(Models::load(&models_config, cache))
+    })
+    .await??;
+    let state = AppState::new(Arc::new(db), Arc::new(models));
     let app = api::router(state, config.max_request_size);
     let addr = listener.local_addr()?;
     tracing::info!(%addr, storage = %config.storage.display(), fsync, "helio listening");

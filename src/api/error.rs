@@ -7,11 +7,15 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde_json::json;
 
+use crate::embed::EmbedError;
 use crate::engine::EngineError;
 
 #[derive(Debug)]
 pub enum ApiError {
     Engine(EngineError),
+    /// Server-side inference failed: the client's fault (unknown model, bad
+    /// options) or the backend's (an unreachable OpenAI).
+    Embed(EmbedError),
     /// A body that is not valid JSON (syntax), or not JSON at all.
     BadJson(String),
     /// Valid JSON of the wrong shape.
@@ -49,6 +53,15 @@ impl ApiError {
                 };
                 (status, message)
             }
+            ApiError::Embed(e) => {
+                let status = match e {
+                    EmbedError::UnknownModel { .. } | EmbedError::BadInput(_) => {
+                        StatusCode::BAD_REQUEST
+                    }
+                    EmbedError::Backend(_) => StatusCode::BAD_GATEWAY,
+                };
+                (status, e.to_string())
+            }
             ApiError::BadJson(m) => (
                 StatusCode::BAD_REQUEST,
                 format!("Format error in JSON body: {m}"),
@@ -67,6 +80,12 @@ impl ApiError {
 impl From<EngineError> for ApiError {
     fn from(e: EngineError) -> Self {
         ApiError::Engine(e)
+    }
+}
+
+impl From<EmbedError> for ApiError {
+    fn from(e: EmbedError) -> Self {
+        ApiError::Embed(e)
     }
 }
 
@@ -125,5 +144,72 @@ impl IntoResponse for ApiError {
         let (status, message) = self.status_and_message();
         let body = json!({"status": {"error": message}, "time": 0.0});
         (status, Json(body)).into_response()
+    }
+}
+
+/// Errors of the OpenAI-compatible routes, in OpenAI's envelope
+/// `{"error": {"message", "type", "param", "code"}}`, so OpenAI's clients
+/// raise their usual exceptions.
+#[derive(Debug)]
+pub struct OpenAiApiError {
+    status: StatusCode,
+    kind: &'static str,
+    message: String,
+    param: Option<&'static str>,
+}
+
+impl OpenAiApiError {
+    pub fn invalid(message: &str, param: Option<&'static str>) -> OpenAiApiError {
+        OpenAiApiError {
+            status: StatusCode::BAD_REQUEST,
+            kind: "invalid_request_error",
+            message: message.to_string(),
+            param,
+        }
+    }
+
+    pub fn server(message: &str) -> OpenAiApiError {
+        OpenAiApiError {
+            status: StatusCode::INTERNAL_SERVER_ERROR,
+            kind: "server_error",
+            message: message.to_string(),
+            param: None,
+        }
+    }
+}
+
+impl From<EmbedError> for OpenAiApiError {
+    fn from(e: EmbedError) -> Self {
+        match &e {
+            EmbedError::UnknownModel { .. } => OpenAiApiError {
+                status: StatusCode::NOT_FOUND,
+                kind: "invalid_request_error",
+                message: e.to_string(),
+                param: Some("model"),
+            },
+            EmbedError::BadInput(_) => OpenAiApiError::invalid(&e.to_string(), None),
+            EmbedError::Backend(_) => OpenAiApiError {
+                status: StatusCode::BAD_GATEWAY,
+                kind: "server_error",
+                message: e.to_string(),
+                param: None,
+            },
+        }
+    }
+}
+
+impl IntoResponse for OpenAiApiError {
+    fn into_response(self) -> Response {
+        let code = match self.status {
+            StatusCode::NOT_FOUND => Some("model_not_found"),
+            _ => None,
+        };
+        let body = json!({"error": {
+            "message": self.message,
+            "type": self.kind,
+            "param": self.param,
+            "code": code,
+        }});
+        (self.status, Json(body)).into_response()
     }
 }

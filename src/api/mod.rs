@@ -6,8 +6,10 @@
 //! statuses.
 
 pub mod collections;
+pub mod embeddings;
 pub mod error;
 pub mod extract;
+pub mod inference;
 pub mod models;
 pub mod points;
 pub mod search;
@@ -23,6 +25,7 @@ use axum::routing::{get, post, put};
 use axum::{Json, Router};
 use serde::Serialize;
 
+use crate::embed::Models;
 use crate::engine::{Database, EngineError};
 use crate::observe::metrics::{Metrics, RequestLabels};
 use error::ApiError;
@@ -31,15 +34,17 @@ use error::ApiError;
 #[derive(Clone)]
 pub struct AppState {
     pub db: Arc<Database>,
+    pub models: Arc<Models>,
     pub metrics: Arc<Metrics>,
     pub instance_id: String,
     pub started_at: chrono::DateTime<chrono::Utc>,
 }
 
 impl AppState {
-    pub fn new(db: Arc<Database>) -> AppState {
+    pub fn new(db: Arc<Database>, models: Arc<Models>) -> AppState {
         AppState {
             db,
+            models,
             metrics: Arc::new(Metrics::new()),
             instance_id: uuid::Uuid::new_v4().to_string(),
             started_at: chrono::Utc::now(),
@@ -143,6 +148,8 @@ pub fn router(state: AppState, body_limit: usize) -> Router {
             post(search::search_batch),
         )
         .route(&format!("{c}/points/query"), post(search::query))
+        .route("/v1/embeddings", post(embeddings::create))
+        .route("/v1/models", get(embeddings::list_models))
         .route(
             &format!("{c}/points/query/batch"),
             post(search::query_batch),

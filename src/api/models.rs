@@ -36,11 +36,39 @@ impl Serialize for WireId {
     }
 }
 
-/// A dense vector as sent: floats, or (for named vectors) an object.
+/// Qdrant's `Document`: text for the server to embed with `model`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DocumentWire {
+    pub text: String,
+    pub model: String,
+    #[serde(default)]
+    pub options: Option<Value>,
+}
+
+impl DocumentWire {
+    /// Reads a `Document` out of a JSON value when it has that shape
+    /// (`text` and `model` strings, at most `options` besides).
+    pub fn from_value(v: &Value) -> Option<Result<DocumentWire, ApiError>> {
+        let map = v.as_object()?;
+        if !(map.get("text")?.is_string() && map.contains_key("model")) {
+            return None;
+        }
+        Some(
+            serde_json::from_value(v.clone())
+                .map_err(|e| ApiError::validation(format!("Document: {e}"))),
+        )
+    }
+}
+
+/// A vector as sent: floats, a `Document` to embed, or (for named
+/// vectors) an object. The order matters: a map whose values are not
+/// vectors but `text`/`model` strings is a `Document`, as in Qdrant.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(untagged)]
 pub enum VectorInput {
     Dense(Vec<f32>),
+    Document(DocumentWire),
     Named(serde_json::Map<String, Value>),
 }
 
@@ -49,6 +77,11 @@ impl VectorInput {
     pub fn into_dense(self) -> Result<Vec<f32>, ApiError> {
         match self {
             VectorInput::Dense(v) => Ok(v),
+            // Handlers embed Documents before this; reaching here is a bug.
+            VectorInput::Document(d) => Err(ApiError::validation(format!(
+                "Document for model `{}` was not embedded",
+                d.model
+            ))),
             VectorInput::Named(map) => {
                 if map.len() == 1 {
                     if let Some(v) = map.get("") {

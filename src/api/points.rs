@@ -13,6 +13,8 @@ use crate::engine::EngineError;
 
 use super::error::ApiError;
 use super::extract::{QJson, QPath, QQuery};
+use super::inference::embed_vectors;
+use super::models::VectorInput;
 use super::models::{
     parse_id, BatchOperation, BatchRequest, CountRequest, DirectionWire, OrderByWire, PointOut,
     ReadParams, RetrieveRequest, ScrollRequestWire, SelectorRequest, UpdateResult,
@@ -76,6 +78,17 @@ fn upsert_op(req: UpsertRequest) -> Result<UpdateOp, ApiError> {
         }
     };
     Ok(UpdateOp::Upsert(points))
+}
+
+/// Every vector of an upsert, for server-side inference to fill in.
+fn upsert_inputs(req: &mut UpsertRequest) -> Vec<&mut VectorInput> {
+    let listed = req.points.iter_mut().flatten().map(|p| &mut p.vector);
+    let columns = req.batch.iter_mut().flat_map(|b| b.vectors.iter_mut());
+    listed.chain(columns).collect()
+}
+
+fn vector_update_inputs(req: &mut UpdateVectorsRequest) -> Vec<&mut VectorInput> {
+    req.points.iter_mut().map(|p| &mut p.vector).collect()
 }
 
 fn selector(req: &mut SelectorRequest) -> Result<Selector, ApiError> {
@@ -151,9 +164,11 @@ pub async fn upsert(
     State(state): State<AppState>,
     QPath(name): QPath<String>,
     QQuery(params): QQuery<WriteParams>,
-    QJson(body): QJson<UpsertRequest>,
+    QJson(mut body): QJson<UpsertRequest>,
 ) -> Result<Response, ApiError> {
     let started = Instant::now();
+    let collection = state.db.get(&name)?;
+    embed_vectors(&state, &collection, upsert_inputs(&mut body)).await?;
     let op = upsert_op(body)?;
     write(&state, &name, &params, vec![op], started).await
 }
@@ -183,9 +198,11 @@ pub async fn update_vectors(
     State(state): State<AppState>,
     QPath(name): QPath<String>,
     QQuery(params): QQuery<WriteParams>,
-    QJson(body): QJson<UpdateVectorsRequest>,
+    QJson(mut body): QJson<UpdateVectorsRequest>,
 ) -> Result<Response, ApiError> {
     let started = Instant::now();
+    let collection = state.db.get(&name)?;
+    embed_vectors(&state, &collection, vector_update_inputs(&mut body)).await?;
     let op = vectors_op(body)?;
     write(&state, &name, &params, vec![op], started).await
 }
@@ -194,9 +211,20 @@ pub async fn batch(
     State(state): State<AppState>,
     QPath(name): QPath<String>,
     QQuery(params): QQuery<WriteParams>,
-    QJson(body): QJson<BatchRequest>,
+    QJson(mut body): QJson<BatchRequest>,
 ) -> Result<Response, ApiError> {
     let started = Instant::now();
+    let collection = state.db.get(&name)?;
+    let inputs: Vec<&mut VectorInput> = body
+        .operations
+        .iter_mut()
+        .flat_map(|op| match op {
+            BatchOperation::Upsert(u) => upsert_inputs(u),
+            BatchOperation::UpdateVectors(v) => vector_update_inputs(v),
+            _ => Vec::new(),
+        })
+        .collect();
+    embed_vectors(&state, &collection, inputs).await?;
     let ops = body
         .operations
         .into_iter()
@@ -213,7 +241,6 @@ pub async fn batch(
             )),
         })
         .collect::<Result<Vec<_>, ApiError>>()?;
-    let collection = state.db.get(&name)?;
     let n = ops.len();
     let op = blocking(move || collection.update(ops)).await?;
     // Qdrant answers a batch with one UpdateResult per operation; here they

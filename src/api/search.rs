@@ -16,6 +16,7 @@ use crate::engine::{Collection, EngineError};
 
 use super::error::ApiError;
 use super::extract::{QJson, QPath, QQuery};
+use super::inference::embed_query;
 use super::models::{
     parse_id, NamedVector, PointOut, QueryBatchWire, QueryInput, QueryRequestWire, ReadParams,
     SearchBatchWire, SearchRequestWire, WithPayload, WithVector,
@@ -241,10 +242,11 @@ pub async fn query(
     State(state): State<AppState>,
     QPath(name): QPath<String>,
     QQuery(_params): QQuery<ReadParams>,
-    QJson(body): QJson<QueryRequestWire>,
+    QJson(mut body): QJson<QueryRequestWire>,
 ) -> Result<Response, ApiError> {
     let started = Instant::now();
     let collection: Arc<Collection> = state.db.get(&name)?;
+    embed_query(&state, &collection, &mut body.query).await?;
     let plan = query_plan(&collection, body)?;
     let points = compute(|| run_query(&collection, plan))?;
     Ok(ok(started, json!({"points": points})))
@@ -254,10 +256,13 @@ pub async fn query_batch(
     State(state): State<AppState>,
     QPath(name): QPath<String>,
     QQuery(_params): QQuery<ReadParams>,
-    QJson(body): QJson<QueryBatchWire>,
+    QJson(mut body): QJson<QueryBatchWire>,
 ) -> Result<Response, ApiError> {
     let started = Instant::now();
     let collection: Arc<Collection> = state.db.get(&name)?;
+    for search in &mut body.searches {
+        embed_query(&state, &collection, &mut search.query).await?;
+    }
     let plans = body
         .searches
         .into_iter()

@@ -38,7 +38,7 @@ pub async fn readyz() -> &'static str {
 }
 
 pub async fn metrics(State(state): State<AppState>) -> Response {
-    let body = state.metrics.render(&state.db);
+    let body = state.metrics.render(&state.db, &state.models);
     (
         [(
             header::CONTENT_TYPE,

@@ -127,6 +127,7 @@ const META_NEXT_OFFSET: &str = "next_offset";
 const META_NEXT_VERSION: &str = "next_version";
 const META_SEGMENTS: &str = "segments";
 const META_INDEXES: &str = "payload_indexes";
+const META_INFERENCE_MODEL: &str = "inference_model";
 
 impl Collection {
     /// Creates the on-disk layout of a new collection.
@@ -270,6 +271,33 @@ impl Collection {
         *self.config.write() = config;
         self.notify_optimizer();
         Ok(())
+    }
+
+    /// The embedding model whose vectors fill this collection, recorded at
+    /// the first write that had the server embed text. `None` when every
+    /// vector so far came from the client.
+    pub fn inference_model(&self) -> Result<Option<String>> {
+        self.store.get_meta(META_INFERENCE_MODEL)
+    }
+
+    /// Records `model` as the collection's embedding model, or refuses it
+    /// when another model's vectors are already there: vectors from two
+    /// models in one space make every search answer nonsense.
+    pub fn record_inference_model(&self, model: &str) -> Result<()> {
+        let _writer = self.writer.lock();
+        match self.store.get_meta(META_INFERENCE_MODEL)? {
+            Some(existing) if existing != model => Err(mixed_models(&self.name, &existing, model)),
+            Some(_) => Ok(()),
+            None => self.store.set_meta(META_INFERENCE_MODEL, model),
+        }
+    }
+
+    /// Refuses a query embedded by another model than the collection's.
+    pub fn check_inference_model(&self, model: &str) -> Result<()> {
+        match self.inference_model()? {
+            Some(existing) if existing != model => Err(mixed_models(&self.name, &existing, model)),
+            _ => Ok(()),
+        }
     }
 
     /// Blocks until the optimizer has nothing left to do (or `timeout`
@@ -821,6 +849,13 @@ fn missing_point(id: &PointId) -> EngineError {
 }
 
 /// Rejects vectors of the wrong size and non-finite components.
+fn mixed_models(collection: &str, existing: &str, wanted: &str) -> EngineError {
+    EngineError::BadRequest(format!(
+        "Wrong input: collection `{collection}` holds vectors embedded by `{existing}`; \
+         text embedded by `{wanted}` is not comparable with them (use `{existing}`, or another collection)"
+    ))
+}
+
 pub fn check_vector(vector: &[f32], dim: usize) -> Result<()> {
     if vector.len() != dim {
         return Err(EngineError::VectorDimension {
@@ -835,4 +870,35 @@ pub fn check_vector(vector: &[f32], dim: usize) -> Result<()> {
         )));
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::params::VectorParams;
+    use crate::engine::types::Distance;
+
+    #[test]
+    fn inference_model_is_recorded_once_and_survives_reopen() {
+        let dir = tempfile::tempdir().unwrap();
+        let options = EngineOptions {
+            fsync: false,
+            ..Default::default()
+        };
+        let config = CollectionConfig::new(VectorParams::new(4, Distance::Cosine));
+        let c = Collection::create(dir.path(), "c", config, options).unwrap();
+        assert_eq!(c.inference_model().unwrap(), None);
+        // Any model may query a collection filled with client vectors.
+        c.check_inference_model("a").unwrap();
+        c.record_inference_model("a").unwrap();
+        c.record_inference_model("a").unwrap();
+        let err = c.record_inference_model("b").unwrap_err().to_string();
+        assert!(err.contains("`a`") && err.contains("`b`"), "{err}");
+        assert!(c.check_inference_model("b").is_err());
+        c.stop();
+        drop(c);
+        let c = Collection::open(dir.path(), "c", options).unwrap();
+        assert_eq!(c.inference_model().unwrap().as_deref(), Some("a"));
+        assert!(c.check_inference_model("b").is_err());
+    }
 }

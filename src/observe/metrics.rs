@@ -8,6 +8,7 @@ use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
 use prometheus_client::registry::Registry;
 
+use crate::embed::Models;
 use crate::engine::Database;
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -32,6 +33,9 @@ pub struct Metrics {
     points: Family<CollectionLabels, Gauge>,
     indexed: Family<CollectionLabels, Gauge>,
     segments: Family<CollectionLabels, Gauge>,
+    /// Mirrors of the embedding cache's own counters, set when scraped.
+    embed_cache_hits: Gauge,
+    embed_cache_misses: Gauge,
 }
 
 impl Default for Metrics {
@@ -69,7 +73,21 @@ impl Metrics {
             "Graph segments per collection",
             segments.clone(),
         );
+        let embed_cache_hits = Gauge::default();
+        let embed_cache_misses = Gauge::default();
+        registry.register(
+            "embedding_cache_hits",
+            "Texts whose embedding came from the cache",
+            embed_cache_hits.clone(),
+        );
+        registry.register(
+            "embedding_cache_misses",
+            "Texts sent to an embedding model",
+            embed_cache_misses.clone(),
+        );
         Metrics {
+            embed_cache_hits,
+            embed_cache_misses,
             registry,
             requests,
             request_seconds,
@@ -80,7 +98,9 @@ impl Metrics {
         }
     }
 
-    pub fn render(&self, db: &Database) -> String {
+    pub fn render(&self, db: &Database, models: &Models) -> String {
+        self.embed_cache_hits.set(models.cache().hits() as i64);
+        self.embed_cache_misses.set(models.cache().misses() as i64);
         self.collections.set(db.names().len() as i64);
         for c in db.all() {
             let info = c.info();

@@ -23,11 +23,17 @@ impl Server {
     }
 
     pub fn start_with(storage: &Path, extra: &[&str]) -> Server {
+        Self::start_env(storage, extra, &[])
+    }
+
+    /// Like `start_with`, with extra environment variables.
+    pub fn start_env(storage: &Path, extra: &[&str], env: &[(&str, &str)]) -> Server {
         let mut child = Command::new(env!("CARGO_BIN_EXE_helio"))
             .args(["serve", "--port", "0", "--storage"])
             .arg(storage)
             .args(extra)
             .env("HELIO_LOG", "warn")
+            .envs(env.iter().copied())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .spawn()

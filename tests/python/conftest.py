@@ -22,6 +22,8 @@ import pytest
 from qdrant_client import QdrantClient
 
 READY_PREFIX = "helio listening on "
+REPO_ROOT = Path(__file__).resolve().parents[2]
+FIXTURES = REPO_ROOT.parent / "shared" / "fixtures"
 START_TIMEOUT_S = 30.0
 
 
@@ -33,6 +35,8 @@ class HelioServer:
         self.stderr_path = storage.parent / "helio.stderr"
         self._stderr = open(self.stderr_path, "wb")
         env = dict(os.environ, HELIO_LOG="warn")
+        # The model scripts/test.sh installs, whatever the working directory.
+        env.setdefault("HELIO_MODEL_DIR", str(REPO_ROOT / "models" / "all-MiniLM-L6-v2"))
         self.proc = subprocess.Popen(
             [binary, "serve", "--port", "0", "--storage", str(storage)],
             stdin=subprocess.DEVNULL,
@@ -153,3 +157,13 @@ def collection_name(request, client: QdrantClient):
         client.delete_collection(name)
     except Exception:
         pass
+
+
+@pytest.fixture(scope="session")
+def inference_client(helio_url: str):
+    """A client that sends `Document`s to the server to embed, as it does
+    with Qdrant Cloud Inference (without the flag it would embed them
+    itself with fastembed)."""
+    c = QdrantClient(url=helio_url, timeout=60, prefer_grpc=False, cloud_inference=True)
+    yield c
+    c.close()
