@@ -11,7 +11,7 @@ use common::Server;
 use serde_json::{json, Value};
 
 fn fixtures() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/fixtures")
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures")
 }
 
 fn model_dir() -> PathBuf {

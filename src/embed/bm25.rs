@@ -25,7 +25,7 @@
 //! `doc_len` is the number of tokens that survive all six steps.
 //!
 //! Every `(text, options)` pair of the reference file
-//! `shared/fixtures/bm25-qdrant-reference.jsonl`, produced by a real Qdrant
+//! `tests/fixtures/bm25-qdrant-reference.jsonl`, produced by a real Qdrant
 //! 1.18.3, is checked by the tests at the bottom of this file.
 
 use std::borrow::Cow;
@@ -609,10 +609,9 @@ fn fold_to_ascii(text: &str) -> String {
 mod tests {
     use super::*;
 
-    /// The shared fixtures sit at `../shared/fixtures/` from the crate root
-    /// (Helio's repository beside `shared/`); the environment variable
-    /// `HELIO_FIXTURES_DIR` points elsewhere when needed.
-    const FIXTURES_DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/fixtures");
+    /// Copies of the shared fixtures live in `tests/fixtures/`; the
+    /// environment variable `HELIO_FIXTURES_DIR` points elsewhere when needed.
+    const FIXTURES_DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures");
 
     fn fixture(name: &str) -> String {
         let dir = std::env::var("HELIO_FIXTURES_DIR").unwrap_or_else(|_| FIXTURES_DIR.to_string());

@@ -23,7 +23,7 @@ from qdrant_client import QdrantClient
 
 READY_PREFIX = "helio listening on "
 REPO_ROOT = Path(__file__).resolve().parents[2]
-FIXTURES = REPO_ROOT.parent / "shared" / "fixtures"
+FIXTURES = REPO_ROOT / "tests" / "fixtures"
 START_TIMEOUT_S = 30.0
 
 
