@@ -839,7 +839,7 @@ mod tests {
     /// Throughput on the 2,000 product texts. Run with
     /// `cargo test --release -- --ignored --nocapture bm25_throughput`.
     #[test]
-    #[ignore]
+    #[ignore = "a measurement, not a check: run by hand in release with HELIO_FIXTURES_DIR=../shared/fixtures"]
     fn bm25_throughput() {
         let text = fixture("product-texts-2000.txt");
         let texts: Vec<&str> = text.lines().collect();
