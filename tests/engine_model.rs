@@ -8,7 +8,8 @@ use helio::engine::filter::Filter;
 use helio::engine::params::{CollectionConfig, OptimizersConfig, VectorParams};
 use helio::engine::payload::PayloadSelector;
 use helio::engine::scroll::ScrollRequest;
-use helio::engine::types::{Distance, Payload, PointId};
+use helio::engine::search::{QueryVector, SearchRequest};
+use helio::engine::types::{Distance, NamedVectors, Payload, PointId, VectorData, VectorSelector};
 use helio::engine::{Database, EngineOptions};
 use proptest::prelude::*;
 use serde_json::json;
@@ -96,7 +97,7 @@ fn to_engine(op: &Op, model: &Model) -> Option<UpdateOp> {
                 .iter()
                 .map(|(id, v, tag)| PointInsert {
                     id: PointId::Num(*id),
-                    vector: vector(v),
+                    vectors: NamedVectors::from([(String::new(), VectorData::Dense(vector(v)))]),
                     payload: payload(*tag),
                 })
                 .collect(),
@@ -143,7 +144,7 @@ fn stored(db: &Database) -> Model {
             offset: None,
             order_by: None,
             with_payload: PayloadSelector::All,
-            with_vector: true,
+            with_vector: VectorSelector::All,
         })
         .unwrap();
     assert!(next.is_none());
@@ -153,7 +154,10 @@ fn stored(db: &Database) -> Model {
             let PointId::Num(id) = r.id else {
                 panic!("uuid")
             };
-            (id, (r.vector.unwrap(), r.payload.unwrap()))
+            let Some(VectorData::Dense(v)) = r.vector.unwrap().remove("") else {
+                panic!("no unnamed vector")
+            };
+            (id, (v, r.payload.unwrap()))
         })
         .collect()
 }
@@ -185,11 +189,9 @@ proptest! {
         let info = c.info();
         prop_assert!(model.len() < 4 || info.indexed_vectors_count > 0, "nothing was indexed: {:?}", info.indexed_vectors_count);
         for (id, (v, _)) in &model {
-            let found = c.search(&helio::engine::search::SearchRequest {
-                vector: v.clone(), filter: None, limit: 40, offset: 0, score_threshold: Some(0.0),
-                ef: None, exact: false, indexed_only: false, with_payload: PayloadSelector::None,
-                with_vector: false, exclude: vec![],
-            }).unwrap();
+            let mut req = SearchRequest::new("", QueryVector::Dense(v.clone()), 40);
+            req.score_threshold = Some(0.0);
+            let found = c.search(&req).unwrap();
             prop_assert!(found.iter().any(|r| r.id == PointId::Num(*id)), "point {} not found by its own vector", id);
         }
     }

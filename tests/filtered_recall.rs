@@ -6,9 +6,8 @@ use helio::dataset::clustered;
 use helio::engine::collection::{PointInsert, UpdateOp};
 use helio::engine::filter::Filter;
 use helio::engine::params::{CollectionConfig, HnswConfig, OptimizersConfig, VectorParams};
-use helio::engine::payload::PayloadSelector;
 use helio::engine::payload_index::PayloadFieldSchema;
-use helio::engine::search::SearchRequest;
+use helio::engine::search::{QueryVector, SearchRequest};
 use helio::engine::types::{Distance, PointId};
 use helio::engine::{Database, EngineOptions};
 use serde_json::json;
@@ -62,14 +61,14 @@ fn filtered_recall_at_every_selectivity() {
                 let id = chunk_no * 2000 + i;
                 // Two copies of the bucket: one indexed, one not.
                 let bucket = (id * 7919) % 1000;
-                PointInsert {
-                    id: PointId::Num(id as u64),
-                    vector: v.clone(),
-                    payload: json!({"b": bucket, "u": bucket})
+                PointInsert::dense(
+                    PointId::Num(id as u64),
+                    v.clone(),
+                    json!({"b": bucket, "u": bucket})
                         .as_object()
                         .unwrap()
                         .clone(),
-                }
+                )
             })
             .collect();
         c.update(vec![UpdateOp::Upsert(points)]).unwrap();
@@ -87,18 +86,12 @@ fn filtered_recall_at_every_selectivity() {
             let mut hits = 0;
             let mut total = 0;
             for q in &queries {
-                let req = |exact| SearchRequest {
-                    vector: q.clone(),
-                    filter: Some(filter(field, below)),
-                    limit: K,
-                    offset: 0,
-                    score_threshold: None,
-                    ef: Some(64),
-                    exact,
-                    indexed_only: false,
-                    with_payload: PayloadSelector::None,
-                    with_vector: false,
-                    exclude: vec![],
+                let req = |exact| {
+                    let mut req = SearchRequest::new("", QueryVector::Dense(q.clone()), K);
+                    req.filter = Some(filter(field, below));
+                    req.ef = Some(64);
+                    req.exact = exact;
+                    req
                 };
                 let truth: Vec<PointId> =
                     c.search(&req(true)).unwrap().iter().map(|r| r.id).collect();

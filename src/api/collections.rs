@@ -8,9 +8,11 @@ use axum::response::Response;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
+use std::collections::BTreeMap;
+
 use crate::engine::params::{
-    CollectionConfig, HnswConfig, HnswConfigDiff, OptimizersConfig, OptimizersConfigDiff,
-    VectorParams, WalConfig,
+    CollectionConfig, ConfigUpdate, HnswConfig, HnswConfigDiff, OptimizersConfig,
+    OptimizersConfigDiff, SparseVectorParams, VectorParams, VectorsConfig, WalConfig,
 };
 use crate::engine::payload_index::PayloadFieldSchema;
 use crate::engine::types::Payload;
@@ -66,17 +68,20 @@ pub struct WalConfigDiff {
 
 impl CreateCollection {
     fn into_config(self) -> Result<CollectionConfig, ApiError> {
-        let vectors = match self.vectors {
-            None => return Err(ApiError::validation("vectors: missing field `vectors`")),
-            Some(v) => parse_vector_params(v)?,
-        };
-        if self
-            .sparse_vectors
-            .as_ref()
-            .is_some_and(|s| !s.is_null() && s != &json!({}))
+        let sparse_vectors: Option<BTreeMap<String, SparseVectorParams>> = match self.sparse_vectors
         {
-            return Err(unsupported("sparse_vectors"));
-        }
+            None | Some(Value::Null) => None,
+            Some(v) => Some(
+                serde_json::from_value(v)
+                    .map_err(|e| ApiError::validation(format!("sparse_vectors: {e}")))?,
+            ),
+        };
+        let has_sparse = sparse_vectors.as_ref().is_some_and(|s| !s.is_empty());
+        let vectors = match self.vectors {
+            None if has_sparse => VectorsConfig::Named(BTreeMap::new()),
+            None => return Err(ApiError::validation("vectors: missing field `vectors`")),
+            Some(v) => parse_vectors(v, has_sparse)?,
+        };
         let mut hnsw = HnswConfig::default();
         if let Some(d) = &self.hnsw_config {
             hnsw.apply(d);
@@ -92,6 +97,7 @@ impl CreateCollection {
         }
         Ok(CollectionConfig {
             vectors,
+            sparse_vectors,
             shard_number: self.shard_number.unwrap_or(1),
             replication_factor: self.replication_factor.unwrap_or(1),
             write_consistency_factor: self.write_consistency_factor.unwrap_or(1),
@@ -106,32 +112,43 @@ impl CreateCollection {
     }
 }
 
-/// One unnamed vector (`{"size", "distance"}`), or the map form with the
-/// single name "" that some clients send for it.
-fn parse_vector_params(v: Value) -> Result<VectorParams, ApiError> {
+/// One unnamed vector (`{"size", "distance"}`), or a map of named ones.
+/// The map with the single name "" is the unnamed vector, as clients
+/// that always send maps mean it.
+fn parse_vectors(v: Value, has_sparse: bool) -> Result<VectorsConfig, ApiError> {
+    let one = |v: Value, name: &str| -> Result<VectorParams, ApiError> {
+        serde_json::from_value(v).map_err(|e| {
+            let at = if name.is_empty() {
+                String::new()
+            } else {
+                format!(".{name}")
+            };
+            ApiError::validation(format!("vectors{at}: {e}"))
+        })
+    };
     if v.get("size").is_some() || v.get("distance").is_some() {
-        return serde_json::from_value(v)
-            .map_err(|e| ApiError::validation(format!("vectors: {e}")));
+        return Ok(VectorsConfig::Single(one(v, "")?));
     }
-    if let Value::Object(map) = &v {
-        if map.len() == 1 {
-            if let Some(inner) = map.get("") {
-                return parse_vector_params(inner.clone());
-            }
-        }
-        if map.is_empty() {
-            return Err(ApiError::validation(
-                "vectors: at least one vector is required",
-            ));
+    let Value::Object(map) = v else {
+        return Err(ApiError::validation(
+            "vectors: expected vector params or a map of named vector params",
+        ));
+    };
+    if map.len() == 1 {
+        if let Some(inner) = map.get("") {
+            return Ok(VectorsConfig::Single(one(inner.clone(), "")?));
         }
     }
-    Err(unsupported("named vectors"))
-}
-
-fn unsupported(what: &str) -> ApiError {
-    ApiError::Engine(EngineError::BadRequest(format!(
-        "{what} are not supported by this Helio release yet"
-    )))
+    if map.is_empty() && !has_sparse {
+        return Err(ApiError::validation(
+            "vectors: at least one vector is required",
+        ));
+    }
+    let named = map
+        .into_iter()
+        .map(|(name, v)| Ok((name.clone(), one(v, &name)?)))
+        .collect::<Result<BTreeMap<_, _>, ApiError>>()?;
+    Ok(VectorsConfig::Named(named))
 }
 
 pub async fn create(
@@ -175,30 +192,30 @@ pub async fn update(
 ) -> Result<Response, ApiError> {
     let started = Instant::now();
     let collection = state.db.get(&name)?;
-    // Per-vector changes come as {"": {"hnsw_config": {...}}}.
-    let vector_hnsw: Option<HnswConfigDiff> = match &body.vectors {
-        Some(Value::Object(map)) if !map.is_empty() => {
-            let inner = map.get("").ok_or_else(|| unsupported("named vectors"))?;
-            match inner.get("hnsw_config") {
-                Some(h) => Some(
-                    serde_json::from_value(h.clone())
-                        .map_err(|e| ApiError::validation(e.to_string()))?,
-                ),
-                None => None,
-            }
-        }
-        _ => None,
+    // Per-vector changes come as {"name": {"hnsw_config": {...}}}, with
+    // "" for the unnamed vector.
+    let update = ConfigUpdate {
+        hnsw: body.hnsw_config,
+        optimizers: body.optimizers_config,
+        vectors: diff("vectors", body.vectors)?,
+        sparse_vectors: diff("sparse_vectors", body.sparse_vectors)?,
+        metadata: body.metadata,
     };
-    blocking(move || {
-        collection.update_config(
-            body.hnsw_config.as_ref(),
-            body.optimizers_config.as_ref(),
-            vector_hnsw.as_ref(),
-            body.metadata.as_ref(),
-        )
-    })
-    .await?;
+    blocking(move || collection.update_config(&update)).await?;
     Ok(ok(started, true))
+}
+
+/// A map-valued update field; absent or null means no change.
+fn diff<T: serde::de::DeserializeOwned>(
+    field: &str,
+    v: Option<Value>,
+) -> Result<BTreeMap<String, T>, ApiError> {
+    match v {
+        None | Some(Value::Null) => Ok(BTreeMap::new()),
+        Some(v) => {
+            serde_json::from_value(v).map_err(|e| ApiError::validation(format!("{field}: {e}")))
+        }
+    }
 }
 
 pub async fn delete(
@@ -248,6 +265,7 @@ pub async fn info(
         "config": {
             "params": {
                 "vectors": c.vectors,
+                "sparse_vectors": c.sparse_vectors,
                 "shard_number": c.shard_number,
                 "replication_factor": c.replication_factor,
                 "write_consistency_factor": c.write_consistency_factor,

@@ -139,6 +139,10 @@ pub fn router(state: AppState, body_limit: usize) -> Router {
             post(points::clear_payload),
         )
         .route(&format!("{c}/points/vectors"), put(points::update_vectors))
+        .route(
+            &format!("{c}/points/vectors/delete"),
+            post(points::delete_vectors),
+        )
         .route(&format!("{c}/points/batch"), post(points::batch))
         .route(&format!("{c}/points/scroll"), post(points::scroll))
         .route(&format!("{c}/points/count"), post(points::count))

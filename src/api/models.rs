@@ -8,7 +8,10 @@ use serde_json::Value;
 use crate::engine::collection::Record;
 use crate::engine::filter::Filter;
 use crate::engine::payload::PayloadSelector;
-use crate::engine::types::{Payload, PointId};
+use crate::engine::types::{
+    NamedVectors, Payload, PointId, SparseVector, VectorData, VectorSelector,
+};
+use crate::engine::EngineError;
 
 use super::error::ApiError;
 
@@ -73,36 +76,89 @@ pub enum VectorInput {
 }
 
 impl VectorInput {
-    /// The unnamed dense vector; named vectors arrive with a later release.
-    pub fn into_dense(self) -> Result<Vec<f32>, ApiError> {
+    /// The point's vectors by name; a plain array is the unnamed vector.
+    /// Documents must have been embedded before (see `inference`).
+    pub fn into_named(self) -> Result<NamedVectors, ApiError> {
         match self {
-            VectorInput::Dense(v) => Ok(v),
-            // Handlers embed Documents before this; reaching here is a bug.
-            VectorInput::Document(d) => Err(ApiError::validation(format!(
-                "Document for model `{}` was not embedded",
-                d.model
-            ))),
-            VectorInput::Named(map) => {
-                if map.len() == 1 {
-                    if let Some(v) = map.get("") {
-                        return serde_json::from_value(v.clone())
-                            .map_err(|e| ApiError::validation(e.to_string()));
-                    }
-                }
-                let names: Vec<&String> = map.keys().collect();
-                Err(ApiError::Engine(crate::engine::EngineError::BadRequest(
-                    format!(
-                        "Wrong input: Not existing vector name error: {}",
-                        names
-                            .iter()
-                            .map(|s| s.as_str())
-                            .collect::<Vec<_>>()
-                            .join(", ")
-                    ),
-                )))
+            VectorInput::Dense(v) => {
+                Ok(NamedVectors::from([(String::new(), VectorData::Dense(v))]))
             }
+            VectorInput::Document(d) => Err(not_embedded(&d.model)),
+            VectorInput::Named(map) => map
+                .into_iter()
+                .map(|(name, v)| {
+                    let data = vector_data(&name, v)?;
+                    Ok((name, data))
+                })
+                .collect(),
         }
     }
+}
+
+fn not_embedded(model: &str) -> ApiError {
+    // Handlers embed Documents before conversion; reaching here is a bug.
+    ApiError::validation(format!("Document for model `{model}` was not embedded"))
+}
+
+/// One named vector's JSON: floats, `{indices, values}`, or (refused
+/// for now) a multivector.
+pub fn vector_data(name: &str, v: Value) -> Result<VectorData, ApiError> {
+    match v {
+        Value::Array(items) if items.first().is_some_and(Value::is_array) => {
+            Err(ApiError::Engine(EngineError::BadRequest(format!(
+                "Wrong input: vector `{name}` is a multivector; multivectors are not supported by this Helio release yet"
+            ))))
+        }
+        Value::Array(_) => serde_json::from_value(v)
+            .map(VectorData::Dense)
+            .map_err(|e| ApiError::validation(format!("vector `{name}`: {e}"))),
+        Value::Object(ref m) if m.contains_key("indices") => {
+            let wire: SparseWire = serde_json::from_value(v)
+                .map_err(|e| ApiError::validation(format!("vector `{name}`: {e}")))?;
+            wire.into_engine().map(VectorData::Sparse)
+        }
+        Value::Object(ref m) if m.contains_key("text") => match DocumentWire::from_value(&v) {
+            Some(Ok(d)) => Err(not_embedded(&d.model)),
+            Some(Err(e)) => Err(e),
+            None => Err(ApiError::validation(format!(
+                "vector `{name}`: expected floats, a sparse vector or a Document"
+            ))),
+        },
+        other => Err(ApiError::validation(format!(
+            "vector `{name}`: expected floats, a sparse vector or a Document, got {other}"
+        ))),
+    }
+}
+
+/// Qdrant's `SparseVector` on the wire.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct SparseWire {
+    pub indices: Vec<u32>,
+    pub values: Vec<f32>,
+}
+
+impl SparseWire {
+    pub fn into_engine(self) -> Result<SparseVector, ApiError> {
+        SparseVector::new(self.indices, self.values)
+            .map_err(|e| ApiError::Engine(EngineError::BadRequest(format!("Wrong input: {e}"))))
+    }
+}
+
+/// A record's vectors as Qdrant returns them: a plain array for a
+/// collection with one unnamed vector, otherwise a map by name.
+pub fn vectors_wire(vectors: NamedVectors, single: bool) -> Value {
+    let one = |data: VectorData| match data {
+        VectorData::Dense(v) => Value::from(v),
+        VectorData::Sparse(s) => serde_json::json!({"indices": s.indices, "values": s.values}),
+    };
+    if single {
+        if let Some(data) = vectors.into_values().next() {
+            return one(data);
+        }
+        return Value::Object(Default::default());
+    }
+    Value::Object(vectors.into_iter().map(|(n, d)| (n, one(d))).collect())
 }
 
 #[derive(Debug, Deserialize)]
@@ -118,9 +174,48 @@ pub struct PointStruct {
 #[serde(deny_unknown_fields)]
 pub struct BatchColumns {
     pub ids: Vec<WireId>,
+    #[serde(deserialize_with = "batch_vectors")]
     pub vectors: Vec<VectorInput>,
     #[serde(default)]
     pub payloads: Option<Vec<Option<Payload>>>,
+}
+
+/// `BatchVectorStruct`: one vector per point, or a map from vector name
+/// to a column of vectors, turned here into one named map per point.
+fn batch_vectors<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<VectorInput>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Columns {
+        Rows(Vec<VectorInput>),
+        Named(serde_json::Map<String, Value>),
+    }
+    match Columns::deserialize(d)? {
+        Columns::Rows(rows) => Ok(rows),
+        Columns::Named(map) => {
+            let mut rows: Option<Vec<serde_json::Map<String, Value>>> = None;
+            for (name, column) in map {
+                let Value::Array(column) = column else {
+                    return Err(D::Error::custom(format!(
+                        "vectors.{name}: expected a list of vectors"
+                    )));
+                };
+                let rows = rows.get_or_insert_with(|| vec![Default::default(); column.len()]);
+                if rows.len() != column.len() {
+                    return Err(D::Error::custom(
+                        "every vector column of a batch must have one vector per id",
+                    ));
+                }
+                for (row, v) in rows.iter_mut().zip(column) {
+                    row.insert(name.clone(), v);
+                }
+            }
+            Ok(rows
+                .unwrap_or_default()
+                .into_iter()
+                .map(VectorInput::Named)
+                .collect())
+        }
+    }
 }
 
 /// `PointInsertOperations`: the `points` list or the `batch` columns.
@@ -185,7 +280,20 @@ pub enum BatchOperation {
     DeletePayload(SelectorRequest),
     ClearPayload(SelectorRequest),
     UpdateVectors(UpdateVectorsRequest),
-    DeleteVectors(Value),
+    DeleteVectors(DeleteVectorsRequest),
+}
+
+/// `/points/vectors/delete`: the vector names to remove from the points.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DeleteVectorsRequest {
+    #[serde(default)]
+    pub points: Option<Vec<WireId>>,
+    #[serde(default)]
+    pub filter: Option<Filter>,
+    pub vector: Vec<String>,
+    #[serde(default)]
+    pub shard_key: Option<Value>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -279,11 +387,11 @@ pub enum WithVector {
 }
 
 impl WithVector {
-    pub fn wanted(w: &Option<WithVector>) -> bool {
+    pub fn selector(w: &Option<WithVector>) -> VectorSelector {
         match w {
-            None => false,
-            Some(WithVector::Flag(b)) => *b,
-            Some(WithVector::Names(n)) => n.iter().any(|n| n.is_empty()),
+            None | Some(WithVector::Flag(false)) => VectorSelector::None,
+            Some(WithVector::Flag(true)) => VectorSelector::All,
+            Some(WithVector::Names(n)) => VectorSelector::Names(n.clone()),
         }
     }
 }
@@ -387,12 +495,14 @@ pub struct SearchRequestWire {
     pub shard_key: Option<Value>,
 }
 
-/// `NamedVectorStruct`: a plain vector or `{name, vector}`.
+/// `NamedVectorStruct`: a plain vector, `{name, vector}` with dense
+/// floats, or `{name, vector: {indices, values}}` for a sparse vector.
 #[derive(Debug, Deserialize)]
 #[serde(untagged)]
 pub enum NamedVector {
     Plain(Vec<f32>),
     Named { name: String, vector: Vec<f32> },
+    Sparse { name: String, vector: SparseWire },
 }
 
 #[derive(Debug, Deserialize)]
@@ -510,7 +620,7 @@ pub struct PointOut {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub score: Option<f32>,
     pub payload: Option<Payload>,
-    pub vector: Option<Vec<f32>>,
+    pub vector: Option<Value>,
     pub shard_key: Option<Value>,
     pub order_value: Option<Value>,
 }
@@ -526,27 +636,24 @@ fn order_value_wire(v: Option<Value>) -> Option<Value> {
 }
 
 impl PointOut {
-    pub fn record(r: Record) -> PointOut {
+    /// A retrieved point; `single` says the collection has one unnamed vector.
+    pub fn record(r: Record, single: bool) -> PointOut {
         PointOut {
             id: WireId(r.id),
             version: None,
             score: None,
             payload: r.payload,
-            vector: r.vector,
+            vector: r.vector.map(|v| vectors_wire(v, single)),
             shard_key: None,
             order_value: order_value_wire(r.order_value),
         }
     }
 
-    pub fn scored(r: Record) -> PointOut {
+    pub fn scored(r: Record, single: bool) -> PointOut {
         PointOut {
-            id: WireId(r.id),
             version: Some(r.version),
             score: Some(r.score.unwrap_or(0.0)),
-            payload: r.payload,
-            vector: r.vector,
-            shard_key: None,
-            order_value: order_value_wire(r.order_value),
+            ..PointOut::record(r, single)
         }
     }
 }

@@ -9,6 +9,7 @@ use serde_json::json;
 
 use crate::engine::collection::{PointInsert, Selector, UpdateOp};
 use crate::engine::scroll::{Direction, OrderBy, ScrollRequest};
+use crate::engine::types::VectorSelector;
 use crate::engine::EngineError;
 
 use super::error::ApiError;
@@ -16,9 +17,9 @@ use super::extract::{QJson, QPath, QQuery};
 use super::inference::embed_vectors;
 use super::models::VectorInput;
 use super::models::{
-    parse_id, BatchOperation, BatchRequest, CountRequest, DirectionWire, OrderByWire, PointOut,
-    ReadParams, RetrieveRequest, ScrollRequestWire, SelectorRequest, UpdateResult,
-    UpdateVectorsRequest, UpsertRequest, WithPayload, WithVector, WriteParams,
+    parse_id, BatchOperation, BatchRequest, CountRequest, DeleteVectorsRequest, DirectionWire,
+    OrderByWire, PointOut, ReadParams, RetrieveRequest, ScrollRequestWire, SelectorRequest,
+    UpdateResult, UpdateVectorsRequest, UpsertRequest, WithPayload, WithVector, WriteParams,
 };
 use super::{blocking, ok, AppState};
 
@@ -37,7 +38,7 @@ fn upsert_op(req: UpsertRequest) -> Result<UpdateOp, ApiError> {
             .map(|p| {
                 Ok(PointInsert {
                     id: p.id.0,
-                    vector: p.vector.into_dense()?,
+                    vectors: p.vector.into_named()?,
                     payload: p.payload.unwrap_or_default(),
                 })
             })
@@ -65,7 +66,7 @@ fn upsert_op(req: UpsertRequest) -> Result<UpdateOp, ApiError> {
                 .map(|(id, v)| {
                     Ok(PointInsert {
                         id: id.0,
-                        vector: v.into_dense()?,
+                        vectors: v.into_named()?,
                         payload: payloads.next().flatten().unwrap_or_default(),
                     })
                 })
@@ -135,9 +136,25 @@ fn vectors_op(req: UpdateVectorsRequest) -> Result<UpdateOp, ApiError> {
     let list = req
         .points
         .into_iter()
-        .map(|p| Ok((p.id.0, p.vector.into_dense()?)))
+        .map(|p| Ok((p.id.0, p.vector.into_named()?)))
         .collect::<Result<Vec<_>, ApiError>>()?;
     Ok(UpdateOp::UpdateVectors(list))
+}
+
+fn delete_vectors_op(mut req: DeleteVectorsRequest) -> Result<UpdateOp, ApiError> {
+    let selector = match (req.points.take(), req.filter.take()) {
+        (Some(ids), None) => Selector::Ids(ids.into_iter().map(|i| i.0).collect()),
+        (None, Some(filter)) => Selector::Filter(filter),
+        _ => {
+            return Err(ApiError::validation(
+                "give exactly one of `points` or `filter`",
+            ))
+        }
+    };
+    Ok(UpdateOp::DeleteVectors {
+        selector,
+        names: req.vector,
+    })
 }
 
 fn bad(msg: &str) -> ApiError {
@@ -207,6 +224,17 @@ pub async fn update_vectors(
     write(&state, &name, &params, vec![op], started).await
 }
 
+pub async fn delete_vectors(
+    State(state): State<AppState>,
+    QPath(name): QPath<String>,
+    QQuery(params): QQuery<WriteParams>,
+    QJson(body): QJson<DeleteVectorsRequest>,
+) -> Result<Response, ApiError> {
+    let started = Instant::now();
+    let op = delete_vectors_op(body)?;
+    write(&state, &name, &params, vec![op], started).await
+}
+
 pub async fn batch(
     State(state): State<AppState>,
     QPath(name): QPath<String>,
@@ -236,9 +264,7 @@ pub async fn batch(
             BatchOperation::DeletePayload(s) => payload_op("delete_payload", s),
             BatchOperation::ClearPayload(s) => payload_op("clear", s),
             BatchOperation::UpdateVectors(v) => vectors_op(v),
-            BatchOperation::DeleteVectors(_) => Err(bad(
-                "delete_vectors needs named vectors, which this Helio release does not support yet",
-            )),
+            BatchOperation::DeleteVectors(d) => delete_vectors_op(d),
         })
         .collect::<Result<Vec<_>, ApiError>>()?;
     let n = ops.len();
@@ -262,11 +288,18 @@ pub async fn get_point(
         Err(_) => json!(id),
     };
     let id = parse_id(&value).map_err(|e| bad(&e))?;
-    let records = collection.retrieve(&[id], &crate::engine::payload::PayloadSelector::All, true);
+    let records = collection.retrieve(
+        &[id],
+        &crate::engine::payload::PayloadSelector::All,
+        &VectorSelector::All,
+    );
     let record = records.into_iter().next().ok_or_else(|| {
         ApiError::NotFound(format!("Not found: Point with id {id} does not exists!"))
     })?;
-    Ok(ok(started, PointOut::record(record)))
+    Ok(ok(
+        started,
+        PointOut::record(record, collection.single_vector()),
+    ))
 }
 
 pub async fn retrieve(
@@ -278,14 +311,15 @@ pub async fn retrieve(
     let started = Instant::now();
     let collection = state.db.get(&name)?;
     let with_payload = WithPayload::into_selector(body.with_payload, true)?;
-    let with_vector = WithVector::wanted(&body.with_vector);
+    let with_vector = WithVector::selector(&body.with_vector);
     let ids: Vec<_> = body.ids.into_iter().map(|i| i.0).collect();
-    let records = collection.retrieve(&ids, &with_payload, with_vector);
+    let records = collection.retrieve(&ids, &with_payload, &with_vector);
+    let single = collection.single_vector();
     Ok(ok(
         started,
         records
             .into_iter()
-            .map(PointOut::record)
+            .map(|r| PointOut::record(r, single))
             .collect::<Vec<_>>(),
     ))
 }
@@ -331,13 +365,14 @@ pub async fn scroll(
         offset: body.offset.map(|o| o.0),
         order_by,
         with_payload: WithPayload::into_selector(body.with_payload, true)?,
-        with_vector: WithVector::wanted(&body.with_vector),
+        with_vector: WithVector::selector(&body.with_vector),
     };
+    let single = collection.single_vector();
     let (records, next) = blocking(move || collection.scroll(&req)).await?;
     Ok(ok(
         started,
         json!({
-            "points": records.into_iter().map(PointOut::record).collect::<Vec<_>>(),
+            "points": records.into_iter().map(|r| PointOut::record(r, single)).collect::<Vec<_>>(),
             "next_page_offset": next.map(super::models::WireId),
         }),
     ))

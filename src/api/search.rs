@@ -1,5 +1,6 @@
 //! Search routes: the universal `/points/query` (nearest by vector or by
-//! point id) and the legacy `/points/search`, with their batch forms.
+//! point id, prefetch stages, fusion) and the legacy `/points/search`,
+//! with their batch forms.
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -8,10 +9,13 @@ use axum::extract::State;
 use axum::response::Response;
 use serde_json::{json, Value};
 
+use serde::Deserialize;
+
 use crate::engine::collection::Record;
+use crate::engine::filter::Filter;
+use crate::engine::query::{Fusion, Query, QueryRequest, Stage, DEFAULT_RRF_K};
 use crate::engine::scroll::ScrollRequest;
-use crate::engine::search::SearchRequest;
-use crate::engine::types::PointId;
+use crate::engine::search::{QueryVector, SearchRequest};
 use crate::engine::{Collection, EngineError};
 
 use super::error::ApiError;
@@ -19,22 +23,13 @@ use super::extract::{QJson, QPath, QQuery};
 use super::inference::embed_query;
 use super::models::{
     parse_id, NamedVector, PointOut, QueryBatchWire, QueryInput, QueryRequestWire, ReadParams,
-    SearchBatchWire, SearchRequestWire, WithPayload, WithVector,
+    SearchBatchWire, SearchParams, SearchRequestWire, SparseWire, WithPayload, WithVector,
 };
 use super::points::MAX_LIMIT;
 use super::{compute, ok, AppState};
 
 fn bad(msg: String) -> ApiError {
     ApiError::Engine(EngineError::BadRequest(msg))
-}
-
-fn check_vector_name(name: Option<&str>) -> Result<(), ApiError> {
-    match name {
-        None | Some("") => Ok(()),
-        Some(other) => Err(bad(format!(
-            "Wrong input: Not existing vector name error: {other}"
-        ))),
-    }
 }
 
 fn check_limit(limit: usize) -> Result<(), ApiError> {
@@ -45,16 +40,15 @@ fn check_limit(limit: usize) -> Result<(), ApiError> {
 }
 
 fn legacy_request(w: SearchRequestWire) -> Result<SearchRequest, ApiError> {
-    let vector = match w.vector {
-        NamedVector::Plain(v) => v,
-        NamedVector::Named { name, vector } => {
-            check_vector_name(Some(&name))?;
-            vector
-        }
+    let (using, vector) = match w.vector {
+        NamedVector::Plain(v) => (String::new(), QueryVector::Dense(v)),
+        NamedVector::Named { name, vector } => (name, QueryVector::Dense(vector)),
+        NamedVector::Sparse { name, vector } => (name, QueryVector::Sparse(vector.into_engine()?)),
     };
     check_limit(w.limit)?;
     let params = w.params.unwrap_or_default();
     Ok(SearchRequest {
+        using,
         vector,
         filter: w.filter,
         limit: w.limit,
@@ -64,106 +58,203 @@ fn legacy_request(w: SearchRequestWire) -> Result<SearchRequest, ApiError> {
         exact: params.exact.unwrap_or(false),
         indexed_only: params.indexed_only.unwrap_or(false),
         with_payload: WithPayload::into_selector(w.with_payload, false)?,
-        with_vector: WithVector::wanted(&w.with_vector),
+        with_vector: WithVector::selector(&w.with_vector),
         exclude: Vec::new(),
     })
 }
 
 /// What a `/points/query` asks for.
 enum QueryPlan {
-    Search(SearchRequest),
-    /// No `query`: points in id order, as Qdrant does.
+    Query(QueryRequest),
+    /// No `query` and no prefetch: points in id order, as Qdrant does.
     List(ScrollRequest, usize),
 }
 
-fn query_plan(collection: &Collection, w: QueryRequestWire) -> Result<QueryPlan, ApiError> {
-    check_vector_name(w.using.as_deref())?;
-    if w.prefetch.as_ref().is_some_and(|p| !p.is_null()) {
-        return Err(bad(
-            "prefetch is not supported by this Helio release yet".into()
-        ));
+/// One `Prefetch` of the wire.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PrefetchWire {
+    #[serde(default)]
+    prefetch: Option<Value>,
+    #[serde(default)]
+    query: Option<QueryInput>,
+    #[serde(default)]
+    using: Option<String>,
+    #[serde(default)]
+    filter: Option<Filter>,
+    #[serde(default)]
+    params: Option<SearchParams>,
+    #[serde(default)]
+    score_threshold: Option<f32>,
+    #[serde(default)]
+    limit: Option<usize>,
+    #[serde(default)]
+    lookup_from: Option<Value>,
+}
+
+/// `prefetch`: one object or a list, each with its own stages below.
+fn prefetches(value: Option<Value>, depth: usize) -> Result<Vec<Stage>, ApiError> {
+    const MAX_DEPTH: usize = 16;
+    let list = match value {
+        None | Some(Value::Null) => return Ok(Vec::new()),
+        Some(Value::Array(items)) => items,
+        Some(one) => vec![one],
+    };
+    if depth > MAX_DEPTH {
+        return Err(bad(format!(
+            "prefetch nested deeper than {MAX_DEPTH} levels"
+        )));
     }
+    list.into_iter()
+        .map(|v| {
+            let w: PrefetchWire = serde_json::from_value(v)
+                .map_err(|e| ApiError::validation(format!("prefetch: {e}")))?;
+            if w.lookup_from.as_ref().is_some_and(|l| !l.is_null()) {
+                return Err(unsupported("lookup_from"));
+            }
+            let limit = w.limit.unwrap_or(10);
+            check_limit(limit)?;
+            let params = w.params.unwrap_or_default();
+            Ok(Stage {
+                prefetch: prefetches(w.prefetch, depth + 1)?,
+                query: parse_query(w.query)?,
+                using: w.using.unwrap_or_default(),
+                filter: w.filter,
+                score_threshold: w.score_threshold,
+                limit,
+                ef: params.hnsw_ef,
+                exact: params.exact.unwrap_or(false),
+                indexed_only: params.indexed_only.unwrap_or(false),
+            })
+        })
+        .collect()
+}
+
+fn unsupported(what: &str) -> ApiError {
+    bad(format!("{what} is not supported by this Helio release yet"))
+}
+
+fn query_plan(w: QueryRequestWire) -> Result<QueryPlan, ApiError> {
     if w.lookup_from.as_ref().is_some_and(|p| !p.is_null()) {
-        return Err(bad(
-            "lookup_from is not supported by this Helio release yet".into(),
-        ));
+        return Err(unsupported("lookup_from"));
     }
     let limit = w.limit.unwrap_or(10);
     check_limit(limit)?;
     let with_payload = WithPayload::into_selector(w.with_payload, false)?;
-    let with_vector = WithVector::wanted(&w.with_vector);
-    let (vector, exclude) = match w.query {
-        Some(QueryInput::Vector(v)) => (v, Vec::new()),
-        None | Some(QueryInput::Other(Value::Null)) => {
-            let skip = w.offset.unwrap_or(0);
-            return Ok(QueryPlan::List(
-                ScrollRequest {
-                    filter: w.filter,
-                    limit: limit + skip,
-                    offset: None,
-                    order_by: None,
-                    with_payload,
-                    with_vector,
-                },
-                skip,
-            ));
-        }
-        Some(QueryInput::Other(value)) => nearest_target(collection, value)?,
-    };
+    let with_vector = WithVector::selector(&w.with_vector);
+    let prefetch = prefetches(w.prefetch, 1)?;
+    let query = parse_query(w.query)?;
+    if query.is_none() && prefetch.is_empty() {
+        let skip = w.offset.unwrap_or(0);
+        return Ok(QueryPlan::List(
+            ScrollRequest {
+                filter: w.filter,
+                limit: limit + skip,
+                offset: None,
+                order_by: None,
+                with_payload,
+                with_vector,
+            },
+            skip,
+        ));
+    }
     let params = w.params.unwrap_or_default();
-    Ok(QueryPlan::Search(SearchRequest {
-        vector,
-        filter: w.filter,
-        limit,
+    Ok(QueryPlan::Query(QueryRequest {
+        root: Stage {
+            prefetch,
+            query,
+            using: w.using.unwrap_or_default(),
+            filter: w.filter,
+            score_threshold: w.score_threshold,
+            limit,
+            ef: params.hnsw_ef,
+            exact: params.exact.unwrap_or(false),
+            indexed_only: params.indexed_only.unwrap_or(false),
+        },
         offset: w.offset.unwrap_or(0),
-        score_threshold: w.score_threshold,
-        ef: params.hnsw_ef,
-        exact: params.exact.unwrap_or(false),
-        indexed_only: params.indexed_only.unwrap_or(false),
         with_payload,
         with_vector,
-        exclude,
     }))
 }
 
-/// The vector a non-vector `query` stands for: a point id (whose vector is
-/// used, and the point itself left out of the results, as Qdrant does) or
-/// `{"nearest": vector | id}`. Returns the vector and the ids to exclude.
-fn nearest_target(
-    collection: &Collection,
-    query: Value,
-) -> Result<(Vec<f32>, Vec<PointId>), ApiError> {
-    match query {
-        Value::Array(_) => {
-            let v = serde_json::from_value(query)
-                .map_err(|e| ApiError::validation(format!("query: {e}")))?;
-            Ok((v, Vec::new()))
-        }
+/// Qdrant's `QueryInterface`, with Documents already embedded: a vector
+/// (dense or sparse), a point id, `{"nearest": ...}`, or a fusion.
+fn parse_query(input: Option<QueryInput>) -> Result<Option<Query>, ApiError> {
+    match input {
+        None => Ok(None),
+        Some(QueryInput::Vector(v)) => Ok(Some(Query::Nearest(QueryVector::Dense(v)))),
+        Some(QueryInput::Other(value)) => query_value(value),
+    }
+}
+
+fn query_value(value: Value) -> Result<Option<Query>, ApiError> {
+    match value {
+        Value::Null => Ok(None),
         Value::Number(_) | Value::String(_) => {
-            let id = parse_id(&query).map_err(bad)?;
-            let vector = collection.vector_of(&id).ok_or_else(|| {
-                ApiError::NotFound(format!("Not found: No point with id {id} found"))
-            })?;
-            Ok((vector, vec![id]))
+            let id = parse_id(&value).map_err(bad)?;
+            Ok(Some(Query::NearestId(id)))
         }
-        Value::Object(mut map) if map.contains_key("nearest") => {
-            let nearest = map.remove("nearest").unwrap_or(Value::Null);
-            if map.iter().any(|(k, v)| k != "mmr" || !v.is_null()) {
-                return Err(bad(
-                    "nearest query options other than the vector are not supported yet".into(),
-                ));
+        Value::Array(ref items) => {
+            if items.first().is_some_and(Value::is_array) {
+                return Err(unsupported("a multivector query"));
             }
-            if nearest.is_object() {
-                return Err(ApiError::validation(
-                    "query.nearest: expected a vector or a point id",
-                ));
-            }
-            nearest_target(collection, nearest)
+            let v = serde_json::from_value(value)
+                .map_err(|e| ApiError::validation(format!("query: {e}")))?;
+            Ok(Some(Query::Nearest(QueryVector::Dense(v))))
         }
-        Value::Object(map) => {
+        Value::Object(mut map) => {
+            if map.contains_key("indices") {
+                let sparse: SparseWire = serde_json::from_value(Value::Object(map))
+                    .map_err(|e| ApiError::validation(format!("query: {e}")))?;
+                return Ok(Some(Query::Nearest(QueryVector::Sparse(
+                    sparse.into_engine()?,
+                ))));
+            }
+            if let Some(nearest) = map.remove("nearest") {
+                if map.iter().any(|(_, v)| !v.is_null()) {
+                    return Err(unsupported("mmr (diversity) in a nearest query"));
+                }
+                return match query_value(nearest)? {
+                    Some(q @ (Query::Nearest(_) | Query::NearestId(_))) => Ok(Some(q)),
+                    _ => Err(ApiError::validation(
+                        "query.nearest: expected a vector or a point id",
+                    )),
+                };
+            }
+            if let Some(fusion) = map.remove("fusion") {
+                return match fusion.as_str() {
+                    Some("rrf") => Ok(Some(Query::Fusion(Fusion::Rrf {
+                        k: DEFAULT_RRF_K,
+                        weights: None,
+                    }))),
+                    Some("dbsf") => Ok(Some(Query::Fusion(Fusion::Dbsf))),
+                    _ => Err(ApiError::validation(format!(
+                        "query.fusion: expected \"rrf\" or \"dbsf\", got {fusion}"
+                    ))),
+                };
+            }
+            if let Some(rrf) = map.remove("rrf") {
+                #[derive(Deserialize)]
+                #[serde(deny_unknown_fields)]
+                struct RrfWire {
+                    #[serde(default)]
+                    k: Option<usize>,
+                    #[serde(default)]
+                    weights: Option<Vec<f32>>,
+                }
+                let rrf: RrfWire = serde_json::from_value(rrf)
+                    .map_err(|e| ApiError::validation(format!("query.rrf: {e}")))?;
+                if rrf.k == Some(0) {
+                    return Err(ApiError::validation("query.rrf.k must be at least 1"));
+                }
+                return Ok(Some(Query::Fusion(Fusion::Rrf {
+                    k: rrf.k.unwrap_or(DEFAULT_RRF_K),
+                    weights: rrf.weights,
+                })));
+            }
             let kind = map.keys().next().cloned().unwrap_or_default();
             Err(bad(format!(
-                "query `{kind}` is not supported by this Helio release yet (supported: nearest by vector or point id)"
+                "query `{kind}` is not supported by this Helio release yet (supported: nearest by vector or point id, fusion rrf and dbsf)"
             )))
         }
         other => Err(ApiError::validation(format!(
@@ -173,11 +264,12 @@ fn nearest_target(
 }
 
 fn run_query(collection: &Collection, plan: QueryPlan) -> Result<Vec<PointOut>, EngineError> {
+    let single = collection.single_vector();
     Ok(match plan {
-        QueryPlan::Search(req) => collection
-            .search(&req)?
+        QueryPlan::Query(req) => collection
+            .query(&req)?
             .into_iter()
-            .map(PointOut::scored)
+            .map(|r| PointOut::scored(r, single))
             .collect(),
         QueryPlan::List(req, skip) => {
             let (records, _) = collection.scroll(&req)?;
@@ -185,10 +277,13 @@ fn run_query(collection: &Collection, plan: QueryPlan) -> Result<Vec<PointOut>, 
                 .into_iter()
                 .skip(skip)
                 .map(|r: Record| {
-                    PointOut::scored(Record {
-                        score: Some(0.0),
-                        ..r
-                    })
+                    PointOut::scored(
+                        Record {
+                            score: Some(0.0),
+                            ..r
+                        },
+                        single,
+                    )
                 })
                 .collect()
         }
@@ -204,10 +299,14 @@ pub async fn search(
     let started = Instant::now();
     let collection = state.db.get(&name)?;
     let req = legacy_request(body)?;
+    let single = collection.single_vector();
     let found = compute(|| collection.search(&req))?;
     Ok(ok(
         started,
-        found.into_iter().map(PointOut::scored).collect::<Vec<_>>(),
+        found
+            .into_iter()
+            .map(|r| PointOut::scored(r, single))
+            .collect::<Vec<_>>(),
     ))
 }
 
@@ -224,13 +323,14 @@ pub async fn search_batch(
         .into_iter()
         .map(legacy_request)
         .collect::<Result<Vec<_>, _>>()?;
+    let single = collection.single_vector();
     let results = compute(|| {
         reqs.iter()
             .map(|r| {
                 Ok(collection
                     .search(r)?
                     .into_iter()
-                    .map(PointOut::scored)
+                    .map(|p| PointOut::scored(p, single))
                     .collect::<Vec<_>>())
             })
             .collect::<Result<Vec<_>, EngineError>>()
@@ -246,8 +346,15 @@ pub async fn query(
 ) -> Result<Response, ApiError> {
     let started = Instant::now();
     let collection: Arc<Collection> = state.db.get(&name)?;
-    embed_query(&state, &collection, &mut body.query).await?;
-    let plan = query_plan(&collection, body)?;
+    embed_query(
+        &state,
+        &collection,
+        &mut body.query,
+        body.using.as_deref(),
+        &mut body.prefetch,
+    )
+    .await?;
+    let plan = query_plan(body)?;
     let points = compute(|| run_query(&collection, plan))?;
     Ok(ok(started, json!({"points": points})))
 }
@@ -261,12 +368,19 @@ pub async fn query_batch(
     let started = Instant::now();
     let collection: Arc<Collection> = state.db.get(&name)?;
     for search in &mut body.searches {
-        embed_query(&state, &collection, &mut search.query).await?;
+        embed_query(
+            &state,
+            &collection,
+            &mut search.query,
+            search.using.as_deref(),
+            &mut search.prefetch,
+        )
+        .await?;
     }
     let plans = body
         .searches
         .into_iter()
-        .map(|w| query_plan(&collection, w))
+        .map(query_plan)
         .collect::<Result<Vec<_>, _>>()?;
     let results = compute(|| {
         plans

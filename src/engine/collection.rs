@@ -20,20 +20,34 @@ use super::distance;
 use super::error::{EngineError, Result};
 use super::filter::{Filter, PointView};
 use super::hnsw::{FrozenGraph, VectorSource};
-use super::params::{CollectionConfig, HnswConfigDiff, OptimizersConfigDiff};
+use super::params::{CollectionConfig, ConfigUpdate, HnswConfigDiff, VectorKind};
 use super::payload::{self, PayloadSelector};
 use super::payload_index::{PayloadFieldSchema, PayloadIndexInfo};
-use super::points::{Points, Segment, Slot};
+use super::points::{DenseSpace, Points, Segment, Slot};
+use super::sparse::SparseIndex;
 use super::storage::{sync_dir, Arena, Store, StoreOp};
-use super::types::{Offset, Payload, PointId};
+use super::types::{
+    Distance, NamedVectors, Offset, Payload, PointId, SparseVector, VectorData, VectorSelector,
+};
 use super::EngineOptions;
 
 /// A point as written by a client, already validated for shape.
 #[derive(Debug, Clone)]
 pub struct PointInsert {
     pub id: PointId,
-    pub vector: Vec<f32>,
+    pub vectors: NamedVectors,
     pub payload: Payload,
+}
+
+impl PointInsert {
+    /// A point with only the unnamed dense vector.
+    pub fn dense(id: PointId, vector: Vec<f32>, payload: Payload) -> PointInsert {
+        PointInsert {
+            id,
+            vectors: NamedVectors::from([(String::new(), VectorData::Dense(vector))]),
+            payload,
+        }
+    }
 }
 
 /// Which points an operation applies to.
@@ -63,8 +77,14 @@ pub enum UpdateOp {
         keys: Vec<String>,
     },
     ClearPayload(Selector),
-    /// Replace the vectors of existing points, keeping their payloads.
-    UpdateVectors(Vec<(PointId, Vec<f32>)>),
+    /// Replace the named vectors of existing points, keeping their other
+    /// vectors and their payloads.
+    UpdateVectors(Vec<(PointId, NamedVectors)>),
+    /// Remove the named vectors from the selected points.
+    DeleteVectors {
+        selector: Selector,
+        names: Vec<String>,
+    },
 }
 
 /// A point as read back.
@@ -74,7 +94,9 @@ pub struct Record {
     pub version: u64,
     pub score: Option<f32>,
     pub payload: Option<Payload>,
-    pub vector: Option<Vec<f32>>,
+    /// The vectors asked for; the API renders a collection with one
+    /// unnamed vector as a plain array, as Qdrant does.
+    pub vector: Option<NamedVectors>,
     pub order_value: Option<Value>,
 }
 
@@ -100,7 +122,6 @@ pub struct Collection {
     pub(super) dir: PathBuf,
     pub(super) config: RwLock<CollectionConfig>,
     pub(super) store: Store,
-    pub(super) arena: Arena,
     pub(super) points: RwLock<Points>,
     writer: Mutex<WriteState>,
     pub(super) options: EngineOptions,
@@ -125,7 +146,10 @@ impl VectorSource for Arena {
 const META_CONFIG: &str = "config";
 const META_NEXT_OFFSET: &str = "next_offset";
 const META_NEXT_VERSION: &str = "next_version";
-const META_SEGMENTS: &str = "segments";
+/// Graph segments of the unnamed vector, as storage before named vectors
+/// recorded them; read at start-up, never written.
+const META_SEGMENTS_V1: &str = "segments";
+const META_SEGMENTS: &str = "vector_segments";
 const META_INDEXES: &str = "payload_indexes";
 const META_INFERENCE_MODEL: &str = "inference_model";
 
@@ -150,17 +174,36 @@ impl Collection {
         let store = Store::open(&dir.join("points.db"), options.fsync)?;
         let config: CollectionConfig = parse_meta(&store, META_CONFIG)?
             .ok_or_else(|| EngineError::Storage(format!("collection {name} has no config")))?;
-        let arena = Arena::open(&dir.join("vectors"), config.vectors.size)?;
         let next_offset = parse_meta(&store, META_NEXT_OFFSET)?.unwrap_or(0);
         let next_version = parse_meta(&store, META_NEXT_VERSION)?.unwrap_or(0);
 
         let mut points = Points::default();
+        for (name, params) in config.dense() {
+            let arena = Arena::open(&dir.join(arena_dir(name)), params.size)?;
+            let space = DenseSpace::new(Arc::new(arena), params.distance);
+            points.dense.insert(name.to_string(), space);
+        }
+        for name in config.sparse_vectors.iter().flat_map(|s| s.keys()) {
+            points.sparse.insert(name.clone(), SparseIndex::default());
+        }
+        let dense_names: Vec<String> = points.dense.keys().cloned().collect();
         let schemas: Vec<(String, PayloadFieldSchema)> =
             parse_meta(&store, META_INDEXES)?.unwrap_or_default();
         for stored in store.load_points()? {
             let payload: Payload = serde_json::from_str(&stored.payload).map_err(|e| {
                 EngineError::Storage(format!("corrupt payload of {}: {e}", stored.id))
             })?;
+            let extra: StoredVectors = match &stored.vectors {
+                None => StoredVectors::default(),
+                Some(text) => serde_json::from_str(text).map_err(|e| {
+                    EngineError::Storage(format!("corrupt vectors of {}: {e}", stored.id))
+                })?,
+            };
+            let dense: Vec<&str> = dense_names
+                .iter()
+                .filter(|n| !extra.missing.contains(n))
+                .map(String::as_str)
+                .collect();
             points.insert(
                 stored.offset,
                 Slot {
@@ -168,6 +211,8 @@ impl Collection {
                     version: stored.version,
                     payload,
                 },
+                &dense,
+                extra.sparse.into_iter().collect(),
             );
         }
         for (field, schema) in schemas {
@@ -180,15 +225,25 @@ impl Collection {
                 .create(&field, schema, live)
                 .map_err(|e| EngineError::Storage(format!("payload index {field}: {e}")))?;
         }
-        let segment_ids: Vec<(String, (usize, usize))> =
-            parse_meta(&store, META_SEGMENTS)?.unwrap_or_default();
-        load_segments(dir, &segment_ids, &config, &mut points);
+        let segments: Vec<SegmentMeta> = match parse_meta(&store, META_SEGMENTS)? {
+            Some(list) => list,
+            None => parse_meta::<Vec<(String, (usize, usize))>>(&store, META_SEGMENTS_V1)?
+                .unwrap_or_default()
+                .into_iter()
+                .map(|(id, built_with)| SegmentMeta {
+                    vector: String::new(),
+                    id,
+                    built_with,
+                })
+                .collect(),
+        };
+        load_segments(dir, &segments, &config, &mut points);
 
         tracing::info!(
             collection = name,
             points = points.len(),
-            segments = points.segments.len(),
-            unindexed = points.tail.len(),
+            segments = points.segment_count(),
+            unindexed = points.unindexed_count(),
             "collection opened"
         );
         Ok(Collection {
@@ -196,7 +251,6 @@ impl Collection {
             dir: dir.to_path_buf(),
             config: RwLock::new(config),
             store,
-            arena,
             points: RwLock::new(points),
             writer: Mutex::new(WriteState {
                 next_offset,
@@ -218,49 +272,81 @@ impl Collection {
         self.config.read().clone()
     }
 
+    /// Whether points have one unnamed dense vector and nothing else.
+    pub fn single_vector(&self) -> bool {
+        self.config.read().is_single_unnamed()
+    }
+
     pub fn info(&self) -> CollectionInfo {
         let points = self.points.read();
         CollectionInfo {
             config: self.config(),
             points_count: points.len(),
             indexed_vectors_count: points.indexed_count(),
-            segments_count: points.segments.len()
-                + usize::from(!points.tail.is_empty() || points.segments.is_empty()),
+            segments_count: points.segment_count()
+                + usize::from(points.unindexed_count() > 0 || points.segment_count() == 0),
             optimizing: self.optimizing.load(Ordering::Relaxed) || self.needs_indexing(&points),
             payload_schema: points.indexes.schema_info(),
         }
     }
 
     fn needs_indexing(&self, points: &Points) -> bool {
-        match self.config.read().indexing_threshold_points() {
-            Some(threshold) => points.tail.len() as usize >= threshold,
-            None => false,
-        }
+        let config = self.config.read();
+        points.dense.iter().any(
+            |(name, space)| match config.indexing_threshold_points(name) {
+                Some(threshold) => space.tail.len() as usize >= threshold,
+                None => false,
+            },
+        )
     }
 
     /// Applies the collection update route's diffs; the optimizer picks up
     /// hnsw changes and rebuilds graphs built with other parameters.
-    pub fn update_config(
-        &self,
-        hnsw: Option<&HnswConfigDiff>,
-        optimizers: Option<&OptimizersConfigDiff>,
-        vector_hnsw: Option<&HnswConfigDiff>,
-        metadata: Option<&Payload>,
-    ) -> Result<()> {
+    pub fn update_config(&self, update: &ConfigUpdate) -> Result<()> {
         let _writer = self.writer.lock();
         let mut config = self.config.read().clone();
-        if let Some(d) = hnsw {
+        if let Some(d) = &update.hnsw {
             config.hnsw_config.apply(d);
         }
-        if let Some(d) = optimizers {
+        if let Some(d) = &update.optimizers {
             config.optimizer_config.apply(d)?;
         }
-        if let Some(d) = vector_hnsw {
-            let mut merged = config.vectors.hnsw_config.clone().unwrap_or_default();
-            merge_hnsw_diff(&mut merged, d);
-            config.vectors.hnsw_config = Some(merged);
+        for (name, diff) in &update.vectors {
+            let params = config.dense_params_mut(name).ok_or_else(|| {
+                EngineError::BadRequest(format!(
+                    "Wrong input: Not existing vector name error: {name}"
+                ))
+            })?;
+            if let Some(d) = &diff.hnsw_config {
+                let mut merged = params.hnsw_config.clone().unwrap_or_default();
+                merge_hnsw_diff(&mut merged, d);
+                params.hnsw_config = Some(merged);
+            }
+            if diff.on_disk.is_some() {
+                params.on_disk = diff.on_disk;
+            }
+            if let Some(q) = &diff.quantization_config {
+                params.quantization_config = Some(q.clone()).filter(|q| !q.is_null());
+            }
         }
-        if let Some(m) = metadata {
+        for (name, sparse) in &update.sparse_vectors {
+            let target = config
+                .sparse_vectors
+                .as_mut()
+                .and_then(|s| s.get_mut(name))
+                .ok_or_else(|| {
+                    EngineError::BadRequest(format!(
+                        "Wrong input: Not existing vector name error: {name}"
+                    ))
+                })?;
+            if sparse.modifier.is_some() {
+                target.modifier = sparse.modifier;
+            }
+            if sparse.index.is_some() {
+                target.index = sparse.index.clone();
+            }
+        }
+        if let Some(m) = &update.metadata {
             let target = config.metadata.get_or_insert_with(Default::default);
             for (k, v) in m {
                 target.insert(k.clone(), v.clone());
@@ -273,29 +359,33 @@ impl Collection {
         Ok(())
     }
 
-    /// The embedding model whose vectors fill this collection, recorded at
-    /// the first write that had the server embed text. `None` when every
-    /// vector so far came from the client.
-    pub fn inference_model(&self) -> Result<Option<String>> {
-        self.store.get_meta(META_INFERENCE_MODEL)
+    /// The embedding model whose vectors fill dense vector `vector`,
+    /// recorded at the first write that had the server embed text for it.
+    /// `None` when every vector so far came from the client.
+    pub fn inference_model(&self, vector: &str) -> Result<Option<String>> {
+        self.store.get_meta(&inference_key(vector))
     }
 
-    /// Records `model` as the collection's embedding model, or refuses it
+    /// Records `model` as the embedding model of `vector`, or refuses it
     /// when another model's vectors are already there: vectors from two
     /// models in one space make every search answer nonsense.
-    pub fn record_inference_model(&self, model: &str) -> Result<()> {
+    pub fn record_inference_model(&self, vector: &str, model: &str) -> Result<()> {
         let _writer = self.writer.lock();
-        match self.store.get_meta(META_INFERENCE_MODEL)? {
-            Some(existing) if existing != model => Err(mixed_models(&self.name, &existing, model)),
+        match self.store.get_meta(&inference_key(vector))? {
+            Some(existing) if existing != model => {
+                Err(mixed_models(&self.name, vector, &existing, model))
+            }
             Some(_) => Ok(()),
-            None => self.store.set_meta(META_INFERENCE_MODEL, model),
+            None => self.store.set_meta(&inference_key(vector), model),
         }
     }
 
-    /// Refuses a query embedded by another model than the collection's.
-    pub fn check_inference_model(&self, model: &str) -> Result<()> {
-        match self.inference_model()? {
-            Some(existing) if existing != model => Err(mixed_models(&self.name, &existing, model)),
+    /// Refuses a query embedded by another model than the vector's.
+    pub fn check_inference_model(&self, vector: &str, model: &str) -> Result<()> {
+        match self.inference_model(vector)? {
+            Some(existing) if existing != model => {
+                Err(mixed_models(&self.name, vector, &existing, model))
+            }
             _ => Ok(()),
         }
     }
@@ -329,24 +419,28 @@ impl Collection {
     #[tracing::instrument(skip_all, fields(collection = %self.name, ops = ops.len()))]
     pub fn update(&self, ops: Vec<UpdateOp>) -> Result<u64> {
         let mut writer = self.writer.lock();
-        let dim = self.config.read().vectors.size;
-        let distance = self.config.read().vectors.distance;
+        let config = self.config.read().clone();
         let version = writer.next_version;
 
         // 1. Plan every change against the current state plus earlier ops.
         let mut plan = Plan::default();
-        {
+        let arenas: Vec<(String, Arc<Arena>)> = {
             let points = self.points.read();
             for op in ops {
-                plan.add(&points, op, dim)?;
+                plan.add(&points, op, &config)?;
             }
-        }
+            points
+                .dense
+                .iter()
+                .map(|(n, s)| (n.clone(), s.arena.clone()))
+                .collect()
+        };
 
         // 2. New vectors go to fresh slots that no reader can see.
         let first_offset = writer.next_offset;
         let mut next_offset = first_offset;
         let mut store_ops = Vec::new();
-        let mut offsets: HashMap<PointId, Offset> = HashMap::new();
+        let mut placed: HashMap<PointId, Placed> = HashMap::new();
         let payload_texts: Vec<(PointId, String)> = plan
             .order
             .iter()
@@ -356,24 +450,56 @@ impl Collection {
             })
             .collect();
         for id in &plan.order {
-            if let Some(Change::Put {
-                vector: Some(vector),
+            let Some(Change::Put {
+                vectors: Some(vectors),
                 ..
             }) = plan.changes.get(id)
-            {
-                let mut v = vector.clone();
-                if distance == super::types::Distance::Cosine {
-                    distance::normalize(&mut v);
+            else {
+                continue;
+            };
+            let mut entry = Placed {
+                offset: next_offset,
+                dense: Vec::new(),
+                sparse: Vec::new(),
+                stored: None,
+            };
+            for (name, data) in vectors {
+                match data {
+                    VectorData::Dense(v) => {
+                        let (_, arena) = arenas
+                            .iter()
+                            .find(|(n, _)| n == name)
+                            .ok_or_else(|| missing_vector(name))?;
+                        let mut v = v.clone();
+                        if config.dense_params(name).map(|p| p.distance) == Some(Distance::Cosine) {
+                            distance::normalize(&mut v);
+                        }
+                        arena.put(next_offset, &v)?;
+                        entry.dense.push(name.clone());
+                    }
+                    VectorData::Sparse(v) => entry.sparse.push((name.clone(), v.clone())),
                 }
-                self.arena.put(next_offset, &v)?;
-                offsets.insert(*id, next_offset);
-                next_offset = next_offset
-                    .checked_add(1)
-                    .ok_or_else(|| EngineError::Storage("offset space exhausted".into()))?;
             }
+            let missing: Vec<String> = arenas
+                .iter()
+                .map(|(n, _)| n.clone())
+                .filter(|n| !entry.dense.contains(n))
+                .collect();
+            if !missing.is_empty() || !entry.sparse.is_empty() {
+                entry.stored = Some(json(&StoredVectors {
+                    missing,
+                    sparse: entry.sparse.iter().cloned().collect(),
+                }));
+            }
+            placed.insert(*id, entry);
+            next_offset = next_offset
+                .checked_add(1)
+                .ok_or_else(|| EngineError::Storage("offset space exhausted".into()))?;
         }
         if self.options.fsync {
-            self.arena.flush(first_offset, next_offset)?;
+            for (_, arena) in &arenas {
+                arena.flush(first_offset, next_offset)?;
+            }
         }
         let texts: HashMap<PointId, &str> = payload_texts
             .iter()
@@ -383,12 +509,13 @@ impl Collection {
             match plan.changes.get(id) {
                 Some(Change::Put { existing, .. }) => {
                     let payload = texts[id];
-                    match offsets.get(id) {
-                        Some(&offset) => store_ops.push(StoreOp::Upsert {
+                    match placed.get(id) {
+                        Some(p) => store_ops.push(StoreOp::Upsert {
                             id: *id,
-                            offset,
+                            offset: p.offset,
                             version,
                             payload,
+                            vectors: p.stored.as_deref(),
                         }),
                         None => {
                             debug_assert!(existing.is_some());
@@ -423,15 +550,16 @@ impl Collection {
                 match plan.changes.remove(id) {
                     Some(Change::Put {
                         payload, existing, ..
-                    }) => match offsets.get(id) {
-                        Some(&offset) => points.insert(
-                            offset,
-                            Slot {
+                    }) => match placed.remove(id) {
+                        Some(p) => {
+                            let dense: Vec<&str> = p.dense.iter().map(String::as_str).collect();
+                            let slot = Slot {
                                 id: *id,
                                 version,
                                 payload,
-                            },
-                        ),
+                            };
+                            points.insert(p.offset, slot, &dense, p.sparse)
+                        }
                         None => {
                             if let Some(offset) = existing {
                                 points.set_payload(offset, version, payload);
@@ -493,7 +621,7 @@ impl Collection {
         &self,
         ids: &[PointId],
         with_payload: &PayloadSelector,
-        with_vector: bool,
+        with_vector: &VectorSelector,
     ) -> Vec<Record> {
         let points = self.points.read();
         ids.iter()
@@ -508,23 +636,30 @@ impl Collection {
         offset: Offset,
         score: Option<f32>,
         with_payload: &PayloadSelector,
-        with_vector: bool,
+        with_vector: &VectorSelector,
     ) -> Option<Record> {
         let slot = points.slot(offset)?;
+        let vector = with_vector.any().then(|| {
+            let mut all = points.vectors(offset);
+            all.retain(|name, _| with_vector.wants(name));
+            all
+        });
         Some(Record {
             id: slot.id,
             version: slot.version,
             score,
             payload: with_payload.select(&slot.payload),
-            vector: with_vector.then(|| self.arena.get(offset).to_vec()),
+            vector,
             order_value: None,
         })
     }
 
-    /// The stored (normalised, for Cosine) vector of a point.
-    pub fn vector_of(&self, id: &PointId) -> Option<Vec<f32>> {
+    /// The stored (normalised, for Cosine) vector `name` of a point: `None`
+    /// when the point does not exist, `Some(None)` when it lacks the vector.
+    pub fn vector_of(&self, id: &PointId, name: &str) -> Option<Option<VectorData>> {
         let points = self.points.read();
-        points.ids.get(id).map(|&o| self.arena.get(o).to_vec())
+        let offset = *points.ids.get(id)?;
+        Some(points.vectors(offset).remove(name))
     }
 
     pub fn count(&self, filter: Option<&Filter>, exact: bool) -> usize {
@@ -552,8 +687,9 @@ impl Collection {
             .collect()
     }
 
-    pub fn dim(&self) -> usize {
-        self.arena.dim()
+    /// The size of dense vector `name`, `None` if there is no such dense vector.
+    pub fn dim(&self, name: &str) -> Option<usize> {
+        self.config.read().dense_params(name).map(|p| p.size)
     }
 
     /// Marks the collection dropped: the optimizer thread exits.
@@ -562,10 +698,18 @@ impl Collection {
         self.notify_optimizer();
     }
 
-    pub(super) fn save_segments_meta(&self, segments: &[Arc<Segment>]) -> Result<()> {
-        let list: Vec<(String, (usize, usize))> = segments
+    /// Persists the segment lists of every dense vector.
+    pub(super) fn save_segments_meta(&self, points: &Points) -> Result<()> {
+        let list: Vec<SegmentMeta> = points
+            .dense
             .iter()
-            .map(|s| (s.id.clone(), s.built_with))
+            .flat_map(|(name, space)| {
+                space.segments.iter().map(|s| SegmentMeta {
+                    vector: name.clone(),
+                    id: s.id.clone(),
+                    built_with: s.built_with,
+                })
+            })
             .collect();
         self.store.set_meta(META_SEGMENTS, &json(&list))
     }
@@ -586,19 +730,20 @@ fn merge_hnsw_diff(target: &mut HnswConfigDiff, d: &HnswConfigDiff) {
     );
 }
 
-fn load_segments(
-    dir: &Path,
-    ids: &[(String, (usize, usize))],
-    config: &CollectionConfig,
-    points: &mut Points,
-) {
+fn load_segments(dir: &Path, list: &[SegmentMeta], config: &CollectionConfig, points: &mut Points) {
     let seg_dir = dir.join("segments");
-    for (id, built_with) in ids {
-        let path = seg_dir.join(format!("{id}.hnsw"));
-        let opened = FrozenGraph::open(&path, config.vectors.distance)
+    for meta in list {
+        let (Some(params), Some(space)) = (
+            config.dense_params(&meta.vector),
+            points.dense.get_mut(&meta.vector),
+        ) else {
+            continue;
+        };
+        let path = seg_dir.join(format!("{}.hnsw", meta.id));
+        let opened = FrozenGraph::open(&path, params.distance)
             .map_err(EngineError::from)
             .and_then(|g| {
-                if g.distance() == config.vectors.distance && g.dim() == config.vectors.size {
+                if g.distance() == params.distance && g.dim() == params.size {
                     Ok(g)
                 } else {
                     Err(EngineError::Storage(
@@ -609,18 +754,18 @@ fn load_segments(
         match opened {
             Ok(graph) => {
                 let members: RoaringBitmap = graph.offsets().iter().copied().collect();
-                points.tail -= &members;
-                points.segments.push(Arc::new(Segment {
-                    id: id.clone(),
+                space.tail -= &members;
+                space.segments.push(Arc::new(Segment {
+                    id: meta.id.clone(),
                     graph,
                     members,
-                    built_with: *built_with,
+                    built_with: meta.built_with,
                 }));
             }
             // The graph is derived data: its points fall back to the exact
             // tail and the optimizer rebuilds it.
             Err(e) => {
-                tracing::warn!(segment = %id, error = %e, "segment graph unreadable; will rebuild")
+                tracing::warn!(segment = %meta.id, error = %e, "segment graph unreadable; will rebuild")
             }
         }
     }
@@ -628,11 +773,50 @@ fn load_segments(
     if let Ok(entries) = std::fs::read_dir(&seg_dir) {
         for entry in entries.flatten() {
             let name = entry.file_name().to_string_lossy().to_string();
-            let listed = ids.iter().any(|(id, _)| name == format!("{id}.hnsw"));
+            let listed = list.iter().any(|m| name == format!("{}.hnsw", m.id));
             if !listed {
                 let _ = std::fs::remove_file(entry.path());
             }
         }
+    }
+}
+
+/// A graph segment as listed in the collection's metadata.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct SegmentMeta {
+    /// The dense vector the graph indexes (`""` for the unnamed one).
+    vector: String,
+    id: String,
+    built_with: (usize, usize),
+}
+
+/// The `vectors` column of a point: what its dense vectors do not say.
+#[derive(Default, serde::Serialize, serde::Deserialize)]
+struct StoredVectors {
+    /// Dense vector names the point does not have.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    missing: Vec<String>,
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    sparse: std::collections::BTreeMap<String, SparseVector>,
+}
+
+/// Where a write batch put a point's new vectors.
+struct Placed {
+    offset: Offset,
+    dense: Vec<String>,
+    sparse: Vec<(String, SparseVector)>,
+    stored: Option<String>,
+}
+
+/// The arena directory of a dense vector: `vectors` for the unnamed one
+/// (the layout before named vectors), else the name in hex, since a
+/// vector name may hold any character.
+fn arena_dir(name: &str) -> String {
+    if name.is_empty() {
+        "vectors".to_string()
+    } else {
+        let hex: String = name.bytes().map(|b| format!("{b:02x}")).collect();
+        format!("vectors-{hex}")
     }
 }
 
@@ -651,10 +835,10 @@ fn parse_meta<T: serde::de::DeserializeOwned>(store: &Store, key: &str) -> Resul
 
 /// The net effect of a batch on each touched point.
 enum Change {
-    /// The point exists after the batch with this payload; `vector` is set
-    /// when a new vector must be written.
+    /// The point exists after the batch with this payload; `vectors` is
+    /// set (to the point's complete new set) when vectors must be written.
     Put {
-        vector: Option<Vec<f32>>,
+        vectors: Option<NamedVectors>,
         payload: Payload,
         /// Offset of the point before the batch, if it existed.
         existing: Option<Offset>,
@@ -694,6 +878,20 @@ impl Plan {
         }
     }
 
+    /// Current vectors of `id` as earlier ops in this batch left them.
+    fn current_vectors(&self, points: &Points, id: &PointId) -> Option<NamedVectors> {
+        match self.changes.get(id) {
+            Some(Change::Put {
+                vectors: Some(v), ..
+            }) => Some(v.clone()),
+            Some(Change::Put {
+                existing: Some(o), ..
+            }) => Some(points.vectors(*o)),
+            Some(_) => None,
+            None => points.ids.get(id).map(|&o| points.vectors(o)),
+        }
+    }
+
     fn resolve(&self, points: &Points, selector: &Selector) -> Result<Vec<PointId>> {
         match selector {
             Selector::Ids(ids) => Ok(ids.clone()),
@@ -723,7 +921,9 @@ impl Plan {
                             version: 0,
                             payload: payload.clone(),
                         };
-                        if filter.check(&super::points::View::new(&slot)) {
+                        let vectors = self.current_vectors(points, id).unwrap_or_default();
+                        let names: Vec<&str> = vectors.keys().map(String::as_str).collect();
+                        if filter.check(&super::points::View::pending(&slot, &names)) {
                             ids.push(*id);
                         }
                     }
@@ -733,17 +933,34 @@ impl Plan {
         }
     }
 
-    fn add(&mut self, points: &Points, op: UpdateOp, dim: usize) -> Result<()> {
+    fn put_vectors(&mut self, points: &Points, id: PointId, vectors: NamedVectors) -> Result<()> {
+        let (existing, payload) = self
+            .current(points, &id)
+            .map(|(o, p)| (o, p.clone()))
+            .ok_or_else(|| missing_point(&id))?;
+        self.touch(id);
+        self.changes.insert(
+            id,
+            Change::Put {
+                vectors: Some(vectors),
+                payload,
+                existing,
+            },
+        );
+        Ok(())
+    }
+
+    fn add(&mut self, points: &Points, op: UpdateOp, config: &CollectionConfig) -> Result<()> {
         match op {
             UpdateOp::Upsert(list) => {
                 for p in list {
-                    check_vector(&p.vector, dim)?;
+                    check_vectors(&p.vectors, config)?;
                     let existing = points.ids.get(&p.id).copied();
                     self.touch(p.id);
                     self.changes.insert(
                         p.id,
                         Change::Put {
-                            vector: Some(p.vector),
+                            vectors: Some(p.vectors),
                             payload: p.payload,
                             existing,
                         },
@@ -751,21 +968,25 @@ impl Plan {
                 }
             }
             UpdateOp::UpdateVectors(list) => {
-                for (id, vector) in list {
-                    check_vector(&vector, dim)?;
-                    let (existing, payload) = self
-                        .current(points, &id)
-                        .map(|(o, p)| (o, p.clone()))
+                for (id, given) in list {
+                    check_vectors(&given, config)?;
+                    let mut vectors = self
+                        .current_vectors(points, &id)
                         .ok_or_else(|| missing_point(&id))?;
-                    self.touch(id);
-                    self.changes.insert(
-                        id,
-                        Change::Put {
-                            vector: Some(vector),
-                            payload,
-                            existing,
-                        },
-                    );
+                    vectors.extend(given);
+                    self.put_vectors(points, id, vectors)?;
+                }
+            }
+            UpdateOp::DeleteVectors { selector, names } => {
+                for name in &names {
+                    config.kind_of(name)?;
+                }
+                for id in self.resolve(points, &selector)? {
+                    let mut vectors = self
+                        .current_vectors(points, &id)
+                        .ok_or_else(|| missing_point(&id))?;
+                    vectors.retain(|n, _| !names.contains(n));
+                    self.put_vectors(points, id, vectors)?;
                 }
             }
             UpdateOp::Delete(selector) => {
@@ -815,12 +1036,12 @@ impl Plan {
         edit: impl Fn(&mut Payload) -> Result<()>,
     ) -> Result<()> {
         for id in self.resolve(points, selector)? {
-            let (existing, mut payload, vector) = match self.changes.get(&id) {
+            let (existing, mut payload, vectors) = match self.changes.get(&id) {
                 Some(Change::Put {
-                    vector,
+                    vectors,
                     payload,
                     existing,
-                }) => (*existing, payload.clone(), vector.clone()),
+                }) => (*existing, payload.clone(), vectors.clone()),
                 Some(Change::Delete) => return Err(missing_point(&id)),
                 None => {
                     let (o, p) = self
@@ -834,7 +1055,7 @@ impl Plan {
             self.changes.insert(
                 id,
                 Change::Put {
-                    vector,
+                    vectors,
                     payload,
                     existing,
                 },
@@ -848,14 +1069,60 @@ fn missing_point(id: &PointId) -> EngineError {
     EngineError::NotFound(format!("No point with id {id} found"))
 }
 
-/// Rejects vectors of the wrong size and non-finite components.
-fn mixed_models(collection: &str, existing: &str, wanted: &str) -> EngineError {
+fn missing_vector(name: &str) -> EngineError {
     EngineError::BadRequest(format!(
-        "Wrong input: collection `{collection}` holds vectors embedded by `{existing}`; \
+        "Wrong input: Not existing vector name error: {name}"
+    ))
+}
+
+/// Checks each vector against the collection's config: the name exists,
+/// dense goes to dense and sparse to sparse, sizes match, values are finite.
+fn check_vectors(vectors: &NamedVectors, config: &CollectionConfig) -> Result<()> {
+    for (name, data) in vectors {
+        match (config.kind_of(name)?, data) {
+            (VectorKind::Dense, VectorData::Dense(v)) => {
+                let dim = config.dense_params(name).map(|p| p.size).unwrap_or(0);
+                check_vector(v, dim)?;
+            }
+            (VectorKind::Sparse, VectorData::Sparse(_)) => {}
+            (VectorKind::Dense, VectorData::Sparse(_)) => {
+                return Err(EngineError::BadRequest(format!(
+                    "Wrong input: vector `{name}` is dense, but a sparse vector was given"
+                )))
+            }
+            (VectorKind::Sparse, VectorData::Dense(_)) => {
+                return Err(EngineError::BadRequest(format!(
+                    "Wrong input: vector `{name}` is sparse, but a dense vector was given"
+                )))
+            }
+        }
+    }
+    Ok(())
+}
+
+fn mixed_models(collection: &str, vector: &str, existing: &str, wanted: &str) -> EngineError {
+    let which = if vector.is_empty() {
+        format!("collection `{collection}`")
+    } else {
+        format!("vector `{vector}` of collection `{collection}`")
+    };
+    EngineError::BadRequest(format!(
+        "Wrong input: {which} holds vectors embedded by `{existing}`; \
          text embedded by `{wanted}` is not comparable with them (use `{existing}`, or another collection)"
     ))
 }
 
+/// Metadata key of a vector's inference model; the unnamed vector keeps
+/// the key it had before named vectors.
+fn inference_key(vector: &str) -> String {
+    if vector.is_empty() {
+        META_INFERENCE_MODEL.to_string()
+    } else {
+        format!("{META_INFERENCE_MODEL}:{vector}")
+    }
+}
+
+/// Rejects vectors of the wrong size and non-finite components.
 pub fn check_vector(vector: &[f32], dim: usize) -> Result<()> {
     if vector.len() != dim {
         return Err(EngineError::VectorDimension {
@@ -887,18 +1154,18 @@ mod tests {
         };
         let config = CollectionConfig::new(VectorParams::new(4, Distance::Cosine));
         let c = Collection::create(dir.path(), "c", config, options).unwrap();
-        assert_eq!(c.inference_model().unwrap(), None);
+        assert_eq!(c.inference_model("").unwrap(), None);
         // Any model may query a collection filled with client vectors.
-        c.check_inference_model("a").unwrap();
-        c.record_inference_model("a").unwrap();
-        c.record_inference_model("a").unwrap();
-        let err = c.record_inference_model("b").unwrap_err().to_string();
+        c.check_inference_model("", "a").unwrap();
+        c.record_inference_model("", "a").unwrap();
+        c.record_inference_model("", "a").unwrap();
+        let err = c.record_inference_model("", "b").unwrap_err().to_string();
         assert!(err.contains("`a`") && err.contains("`b`"), "{err}");
-        assert!(c.check_inference_model("b").is_err());
+        assert!(c.check_inference_model("", "b").is_err());
         c.stop();
         drop(c);
         let c = Collection::open(dir.path(), "c", options).unwrap();
-        assert_eq!(c.inference_model().unwrap().as_deref(), Some("a"));
-        assert!(c.check_inference_model("b").is_err());
+        assert_eq!(c.inference_model("").unwrap().as_deref(), Some("a"));
+        assert!(c.check_inference_model("", "b").is_err());
     }
 }

@@ -5,8 +5,10 @@
 //! - `storage`: the durable log and payload store (SQLite) and the vector arena (mmap).
 //! - `points`: the in-memory view derived from storage.
 //! - `collection`: the write path and point reads; `search` and `scroll`: the read paths.
+//! - `query`: the universal query's stages: prefetch, rescoring and fusion.
 //! - `filter`: Qdrant's filter model; `payload_index`: per-field indexes for the planner.
 //! - `payload`: payload edits and projections.
+//! - `sparse`: the inverted index of sparse vectors, with IDF.
 //! - `distance`: SIMD distance kernels picked at run time.
 //! - `hnsw`: graph construction with `hnsw_rs` and a frozen, read-optimised copy for search.
 //! - `optimizer`: background indexing, vacuum and merging.
@@ -25,8 +27,10 @@ pub mod params;
 pub mod payload;
 pub mod payload_index;
 pub mod points;
+pub mod query;
 pub mod scroll;
 pub mod search;
+pub mod sparse;
 pub mod storage;
 pub mod types;
 

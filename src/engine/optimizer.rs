@@ -8,6 +8,7 @@
 //! lock only to swap the finished segment in. Searches keep running on the
 //! old segments meanwhile.
 
+use std::collections::HashMap;
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Weak};
 use std::thread::JoinHandle;
@@ -19,8 +20,8 @@ use super::collection::Collection;
 use super::error::Result;
 use super::hnsw::{Builder, GraphParams};
 use super::points::Segment;
-use super::storage::sync_dir;
-use super::types::Offset;
+use super::storage::{sync_dir, Arena};
+use super::types::{Distance, Offset};
 
 /// A builder kept alive after its last freeze, so a stream of uploads grows
 /// one segment instead of creating many small ones.
@@ -47,7 +48,8 @@ pub fn spawn(collection: Weak<Collection>) -> JoinHandle<()> {
 }
 
 fn run(weak: Weak<Collection>) {
-    let mut appendable: Option<Appendable> = None;
+    // One appendable builder per dense vector name.
+    let mut appendable: HashMap<String, Appendable> = HashMap::new();
     loop {
         let Some(collection) = weak.upgrade() else {
             return;
@@ -56,7 +58,7 @@ fn run(weak: Weak<Collection>) {
             return;
         }
         collection.optimizing.store(true, Ordering::SeqCst);
-        let worked = match step(&collection, &mut appendable) {
+        let worked = match step_all(&collection, &mut appendable) {
             Ok(worked) => worked,
             Err(e) => {
                 tracing::error!(collection = %collection.name, error = %e, "optimizer step failed");
@@ -64,11 +66,9 @@ fn run(weak: Weak<Collection>) {
             }
         };
         collection.optimizing.store(false, Ordering::SeqCst);
-        if appendable
-            .as_ref()
-            .is_some_and(|a| a.last_used.elapsed() > BUILDER_IDLE)
-        {
-            appendable = None;
+        let before = appendable.len();
+        appendable.retain(|_, a| a.last_used.elapsed() <= BUILDER_IDLE);
+        if appendable.len() < before {
             release_memory();
         }
         if worked {
@@ -83,12 +83,32 @@ fn run(weak: Weak<Collection>) {
     }
 }
 
-/// Does one unit of work; returns whether there was any.
-fn step(c: &Arc<Collection>, appendable: &mut Option<Appendable>) -> Result<bool> {
+/// Does one unit of work on the first dense vector that has some.
+fn step_all(c: &Arc<Collection>, appendable: &mut HashMap<String, Appendable>) -> Result<bool> {
+    let names: Vec<String> = c.points.read().dense.keys().cloned().collect();
+    appendable.retain(|name, _| names.contains(name));
+    for name in names {
+        let mut slot = appendable.remove(&name);
+        let worked = step(c, &name, &mut slot)?;
+        if let Some(a) = slot {
+            appendable.insert(name, a);
+        }
+        if worked {
+            return Ok(true);
+        }
+    }
+    Ok(false)
+}
+
+/// Does one unit of work on dense vector `name`; returns whether there was any.
+fn step(c: &Arc<Collection>, name: &str, appendable: &mut Option<Appendable>) -> Result<bool> {
     let config = c.config();
-    let hnsw = config.graph_hnsw();
+    let Some(vector) = config.dense_params(name).cloned() else {
+        return Ok(false);
+    };
+    let hnsw = config.graph_hnsw(name);
     let params = (hnsw.m, hnsw.ef_construct);
-    let distance = config.vectors.distance;
+    let distance = vector.distance;
     let graph_params = GraphParams {
         m: hnsw.m,
         ef_construct: hnsw.ef_construct,
@@ -96,12 +116,26 @@ fn step(c: &Arc<Collection>, appendable: &mut Option<Appendable>) -> Result<bool
     let max_segment_points = config
         .optimizer_config
         .max_segment_size
-        .map(|kb| (kb.saturating_mul(1024) / (config.vectors.size * 4)).max(1))
+        .map(|kb| (kb.saturating_mul(1024) / (vector.size * 4)).max(1))
         .unwrap_or(usize::MAX);
 
-    let (segments, live, tail) = {
+    let Some((segments, live, tail, arena)) = ({
         let p = c.points.read();
-        (p.segments.clone(), p.live.clone(), p.tail.clone())
+        p.dense.get(name).map(|s| {
+            (
+                s.segments.clone(),
+                s.present.clone(),
+                s.tail.clone(),
+                s.arena.clone(),
+            )
+        })
+    }) else {
+        return Ok(false);
+    };
+    let space = Space {
+        name,
+        arena: &arena,
+        distance,
     };
 
     // 1. Segments built with other hnsw parameters, or with too many deleted points.
@@ -122,6 +156,7 @@ fn step(c: &Arc<Collection>, appendable: &mut Option<Appendable>) -> Result<bool
         tracing::info!(collection = %c.name, segment = %stale.id, points = members.len(), "rebuilding segment");
         rebuild(
             c,
+            &space,
             std::slice::from_ref(&stale.id),
             &members,
             graph_params,
@@ -131,7 +166,7 @@ fn step(c: &Arc<Collection>, appendable: &mut Option<Appendable>) -> Result<bool
     }
 
     // 2. Index the tail once it passes the indexing threshold.
-    if let Some(threshold) = config.indexing_threshold_points() {
+    if let Some(threshold) = config.indexing_threshold_points(name) {
         // While writes stream in, let the tail grow with the graph (1/8 of
         // it) before each incremental insert, so a bulk load does not
         // freeze and save a large graph every few thousand points.
@@ -152,7 +187,7 @@ fn step(c: &Arc<Collection>, appendable: &mut Option<Appendable>) -> Result<bool
                         c.options.builder,
                         graph_params,
                         distance,
-                        c.dim(),
+                        vector.size,
                         tail.len() as usize,
                     ),
                     new_id(),
@@ -160,8 +195,14 @@ fn step(c: &Arc<Collection>, appendable: &mut Option<Appendable>) -> Result<bool
                 ),
             };
             tracing::debug!(collection = %c.name, points = tail.len(), segment = %id, "indexing tail");
-            insert(c, &builder, &tail)?;
-            install(c, &replaces, Some((id, builder, params)), appendable)?;
+            insert(&space, &builder, &tail)?;
+            install(
+                c,
+                &space,
+                &replaces,
+                Some((id, builder, params)),
+                appendable,
+            )?;
             return Ok(true);
         }
     }
@@ -185,6 +226,7 @@ fn step(c: &Arc<Collection>, appendable: &mut Option<Appendable>) -> Result<bool
         tracing::info!(collection = %c.name, points = members.len(), "merging segments");
         rebuild(
             c,
+            &space,
             &[a.id.clone(), b.id.clone()],
             &members,
             graph_params,
@@ -195,9 +237,17 @@ fn step(c: &Arc<Collection>, appendable: &mut Option<Appendable>) -> Result<bool
     Ok(false)
 }
 
+/// The dense vector an optimizer step works on.
+struct Space<'a> {
+    name: &'a str,
+    arena: &'a Arena,
+    distance: Distance,
+}
+
 /// Replaces `replaces` by one segment over `members` (none if empty).
 fn rebuild(
     c: &Collection,
+    space: &Space<'_>,
     replaces: &[String],
     members: &RoaringBitmap,
     graph_params: GraphParams,
@@ -206,18 +256,17 @@ fn rebuild(
     let built = if members.is_empty() {
         None
     } else {
-        let distance = c.config().vectors.distance;
         let builder = Builder::new(
             c.options.builder,
             graph_params,
-            distance,
-            c.dim(),
+            space.distance,
+            space.arena.dim(),
             members.len() as usize,
         );
-        insert(c, &builder, members)?;
+        insert(space, &builder, members)?;
         Some((new_id(), builder, params))
     };
-    install(c, replaces, built, &mut None)?;
+    install(c, space, replaces, built, &mut None)?;
     release_memory();
     Ok(())
 }
@@ -237,11 +286,11 @@ fn new_id() -> String {
     uuid::Uuid::new_v4().simple().to_string()
 }
 
-fn insert(c: &Collection, builder: &Builder, offsets: &RoaringBitmap) -> Result<()> {
+fn insert(space: &Space<'_>, builder: &Builder, offsets: &RoaringBitmap) -> Result<()> {
     const CHUNK: usize = 4096;
     let offsets: Vec<Offset> = offsets.iter().collect();
     for chunk in offsets.chunks(CHUNK) {
-        let items: Vec<(Offset, &[f32])> = chunk.iter().map(|&o| (o, c.arena.get(o))).collect();
+        let items: Vec<(Offset, &[f32])> = chunk.iter().map(|&o| (o, space.arena.get(o))).collect();
         builder.insert(&items);
     }
     Ok(())
@@ -252,6 +301,7 @@ fn insert(c: &Collection, builder: &Builder, offsets: &RoaringBitmap) -> Result<
 /// Keeps the builder as the appendable one when `appendable` is given.
 fn install(
     c: &Collection,
+    space: &Space<'_>,
     replaces: &[String],
     built: Option<(String, Builder, (usize, usize))>,
     appendable: &mut Option<Appendable>,
@@ -279,19 +329,28 @@ fn install(
     let new_id = new_segment.as_ref().map(|s| s.id.clone());
     {
         let mut points = c.points.write();
-        let mut list: Vec<Arc<Segment>> = points
-            .segments
+        let Some(dense) = points.dense.get_mut(space.name) else {
+            // The vector was dropped while its graph was being built.
+            return Ok(());
+        };
+        let old = std::mem::take(&mut dense.segments);
+        let mut list: Vec<Arc<Segment>> = old
             .iter()
             .filter(|s| !replaces.contains(&s.id) && Some(&s.id) != new_id.as_ref())
             .cloned()
             .collect();
         list.extend(new_segment.clone());
+        dense.segments = list;
         // Durable first: a crash from here on reopens with the new list.
-        c.save_segments_meta(&list)?;
-        if let Some(segment) = &new_segment {
-            points.tail -= &segment.members;
+        if let Err(e) = c.save_segments_meta(&points) {
+            if let Some(dense) = points.dense.get_mut(space.name) {
+                dense.segments = old;
+            }
+            return Err(e);
         }
-        points.segments = list;
+        if let (Some(segment), Some(dense)) = (&new_segment, points.dense.get_mut(space.name)) {
+            dense.tail -= &segment.members;
+        }
     }
     for old in replaces.iter().filter(|r| Some(*r) != new_id.as_ref()) {
         let _ = std::fs::remove_file(seg_dir.join(format!("{old}.hnsw")));

@@ -4,6 +4,8 @@
 //! Defaults are Qdrant 1.18's. Fields Helio accepts but does not act on
 //! (sharding, replication, WAL sizes) are kept so clients see them echoed.
 
+use std::collections::BTreeMap;
+
 use serde::{Deserialize, Serialize};
 
 use super::error::{EngineError, Result};
@@ -219,10 +221,72 @@ impl Default for WalConfig {
     }
 }
 
+/// The dense vectors of a collection: one unnamed vector (Qdrant's
+/// default) or any number of named ones. Serialised in the shape it came
+/// in, so clients see their own config echoed.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
+#[allow(clippy::large_enum_variant)] // one per collection; boxing buys nothing
+pub enum VectorsConfig {
+    Single(VectorParams),
+    Named(BTreeMap<String, VectorParams>),
+}
+
+/// The collection update route's change to one dense vector.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct VectorParamsDiff {
+    #[serde(default)]
+    pub hnsw_config: Option<HnswConfigDiff>,
+    #[serde(default)]
+    pub quantization_config: Option<serde_json::Value>,
+    #[serde(default)]
+    pub on_disk: Option<bool>,
+}
+
+/// Everything the collection update route can change.
+#[derive(Debug, Clone, Default)]
+pub struct ConfigUpdate {
+    pub hnsw: Option<HnswConfigDiff>,
+    pub optimizers: Option<OptimizersConfigDiff>,
+    pub vectors: BTreeMap<String, VectorParamsDiff>,
+    pub sparse_vectors: BTreeMap<String, SparseVectorParams>,
+    pub metadata: Option<serde_json::Map<String, serde_json::Value>>,
+}
+
+/// How sparse vector values are weighted at query time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Modifier {
+    #[default]
+    None,
+    /// Multiply each query weight by the token's inverse document frequency
+    /// over the collection, as BM25 needs.
+    Idf,
+}
+
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SparseVectorParams {
+    /// Accepted and echoed: the inverted index always lives in memory.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub index: Option<serde_json::Value>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub modifier: Option<Modifier>,
+}
+
+impl SparseVectorParams {
+    pub fn idf(&self) -> bool {
+        self.modifier == Some(Modifier::Idf)
+    }
+}
+
 /// Everything a collection is created with, as stored and as echoed.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct CollectionConfig {
-    pub vectors: VectorParams,
+    pub vectors: VectorsConfig,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sparse_vectors: Option<BTreeMap<String, SparseVectorParams>>,
     pub shard_number: u32,
     pub replication_factor: u32,
     pub write_consistency_factor: u32,
@@ -252,8 +316,16 @@ impl VectorParams {
 impl CollectionConfig {
     /// Qdrant's defaults for everything but the vectors.
     pub fn new(vectors: VectorParams) -> CollectionConfig {
+        CollectionConfig::with_vectors(VectorsConfig::Single(vectors), None)
+    }
+
+    pub fn with_vectors(
+        vectors: VectorsConfig,
+        sparse_vectors: Option<BTreeMap<String, SparseVectorParams>>,
+    ) -> CollectionConfig {
         CollectionConfig {
             vectors,
+            sparse_vectors,
             shard_number: 1,
             replication_factor: 1,
             write_consistency_factor: 1,
@@ -267,35 +339,97 @@ impl CollectionConfig {
         }
     }
 
+    /// Every dense vector with its name (`""` for the unnamed one).
+    pub fn dense(&self) -> Vec<(&str, &VectorParams)> {
+        match &self.vectors {
+            VectorsConfig::Single(p) => vec![("", p)],
+            VectorsConfig::Named(map) => map.iter().map(|(n, p)| (n.as_str(), p)).collect(),
+        }
+    }
+
+    pub fn dense_params(&self, name: &str) -> Option<&VectorParams> {
+        match &self.vectors {
+            VectorsConfig::Single(p) => name.is_empty().then_some(p),
+            VectorsConfig::Named(map) => map.get(name),
+        }
+    }
+
+    pub fn dense_params_mut(&mut self, name: &str) -> Option<&mut VectorParams> {
+        match &mut self.vectors {
+            VectorsConfig::Single(p) => name.is_empty().then_some(p),
+            VectorsConfig::Named(map) => map.get_mut(name),
+        }
+    }
+
+    pub fn sparse_params(&self, name: &str) -> Option<&SparseVectorParams> {
+        self.sparse_vectors.as_ref()?.get(name)
+    }
+
+    /// Whether points carry exactly one unnamed dense vector, which Qdrant
+    /// returns as a plain array rather than a map of names.
+    pub fn is_single_unnamed(&self) -> bool {
+        matches!(self.vectors, VectorsConfig::Single(_))
+            && self.sparse_vectors.as_ref().is_none_or(|s| s.is_empty())
+    }
+
+    /// The vector `using` names: the unnamed one when omitted.
+    pub fn kind_of(&self, name: &str) -> Result<VectorKind> {
+        if self.dense_params(name).is_some() {
+            Ok(VectorKind::Dense)
+        } else if self.sparse_params(name).is_some() {
+            Ok(VectorKind::Sparse)
+        } else {
+            Err(EngineError::BadRequest(format!(
+                "Wrong input: Not existing vector name error: {name}"
+            )))
+        }
+    }
+
     /// The hnsw parameters a vector's graph is built with: collection-wide
     /// values overridden by the vector's own `hnsw_config`.
-    pub fn graph_hnsw(&self) -> HnswConfig {
+    pub fn graph_hnsw(&self, name: &str) -> HnswConfig {
         let mut h = self.hnsw_config.clone();
-        if let Some(d) = &self.vectors.hnsw_config {
+        if let Some(d) = self.dense_params(name).and_then(|p| p.hnsw_config.as_ref()) {
             h.apply(d);
         }
         h
     }
 
+    fn dim_of(&self, name: &str) -> usize {
+        self.dense_params(name).map(|p| p.size).unwrap_or(1)
+    }
+
     /// Vector count that may stay unindexed (Qdrant counts KB of vectors).
-    pub fn indexing_threshold_points(&self) -> Option<usize> {
+    pub fn indexing_threshold_points(&self, name: &str) -> Option<usize> {
         match self.optimizer_config.indexing_threshold {
             Some(0) => None,
-            kb => Some(kb_to_points(kb.unwrap_or(10_000), self.vectors.size)),
+            kb => Some(kb_to_points(kb.unwrap_or(10_000), self.dim_of(name))),
         }
     }
 
     /// Filter cardinality below which a filtered search scans exactly.
-    pub fn full_scan_threshold_points(&self) -> usize {
-        kb_to_points(self.graph_hnsw().full_scan_threshold, self.vectors.size)
+    pub fn full_scan_threshold_points(&self, name: &str) -> usize {
+        kb_to_points(self.graph_hnsw(name).full_scan_threshold, self.dim_of(name))
     }
 
     pub fn validate(&self) -> Result<()> {
-        if self.vectors.size == 0 || self.vectors.size > 65_536 {
-            return Err(bad("vector size must be between 1 and 65536"));
+        for (name, p) in self.dense() {
+            if p.size == 0 || p.size > 65_536 {
+                return Err(bad("vector size must be between 1 and 65536"));
+            }
+            if p.multivector_config.as_ref().is_some_and(|m| !m.is_null()) {
+                return Err(bad(
+                    "multivector_config is not supported by this Helio release yet",
+                ));
+            }
+            self.graph_hnsw(name).validate()?;
+            if self.sparse_params(name).is_some() {
+                return Err(EngineError::BadRequest(format!(
+                    "vector name `{name}` is used by both a dense and a sparse vector"
+                )));
+            }
         }
         self.hnsw_config.validate()?;
-        self.graph_hnsw().validate()?;
         if self.shard_number == 0
             || self.replication_factor == 0
             || self.write_consistency_factor == 0
@@ -306,6 +440,13 @@ impl CollectionConfig {
         }
         Ok(())
     }
+}
+
+/// Dense or sparse: decides which index a query goes to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum VectorKind {
+    Dense,
+    Sparse,
 }
 
 fn kb_to_points(kb: usize, dim: usize) -> usize {

@@ -12,7 +12,9 @@ use roaring::RoaringBitmap;
 use super::filter::PointView;
 use super::hnsw::FrozenGraph;
 use super::payload_index::PayloadIndexes;
-use super::types::{Offset, Payload, PointId};
+use super::sparse::SparseIndex;
+use super::storage::Arena;
+use super::types::{Distance, NamedVectors, Offset, Payload, PointId, SparseVector, VectorData};
 
 /// What is stored about a live point, by offset.
 #[derive(Debug, Clone)]
@@ -43,15 +45,45 @@ impl Segment {
     }
 }
 
+/// One dense vector name: its arena and graphs. Every name shares the
+/// point's offset, so a point's vectors sit at the same slot of each arena.
+pub struct DenseSpace {
+    pub arena: Arc<Arena>,
+    pub distance: Distance,
+    /// Live offsets that have this vector (a point may lack a named one).
+    pub present: RoaringBitmap,
+    /// Present offsets not yet in any segment: searched exactly.
+    pub tail: RoaringBitmap,
+    pub segments: Vec<Arc<Segment>>,
+}
+
+impl DenseSpace {
+    pub fn new(arena: Arc<Arena>, distance: Distance) -> DenseSpace {
+        DenseSpace {
+            arena,
+            distance,
+            present: RoaringBitmap::new(),
+            tail: RoaringBitmap::new(),
+            segments: Vec::new(),
+        }
+    }
+
+    pub fn indexed_count(&self) -> u64 {
+        self.segments
+            .iter()
+            .map(|s| s.members.intersection_len(&self.present))
+            .sum()
+    }
+}
+
 #[derive(Default)]
 pub struct Points {
     pub ids: BTreeMap<PointId, Offset>,
     pub slots: Vec<Option<Slot>>,
     pub live: RoaringBitmap,
-    /// Live offsets not yet in any segment: searched exactly.
-    pub tail: RoaringBitmap,
     pub indexes: PayloadIndexes,
-    pub segments: Vec<Arc<Segment>>,
+    pub dense: BTreeMap<String, DenseSpace>,
+    pub sparse: BTreeMap<String, SparseIndex>,
 }
 
 impl Points {
@@ -68,12 +100,47 @@ impl Points {
     }
 
     pub fn view(&self, offset: Offset) -> Option<View<'_>> {
-        self.slot(offset).map(|slot| View { slot })
+        self.slot(offset).map(|slot| View {
+            slot,
+            vectors: Presence::Stored(self, offset),
+        })
+    }
+
+    /// Whether the point at `offset` has the vector `name`, dense or sparse.
+    pub fn has_vector(&self, offset: Offset, name: &str) -> bool {
+        match self.dense.get(name) {
+            Some(space) => space.present.contains(offset),
+            None => self.sparse.get(name).is_some_and(|s| s.contains(offset)),
+        }
+    }
+
+    /// Copies of every vector the point at `offset` has.
+    pub fn vectors(&self, offset: Offset) -> NamedVectors {
+        let mut out = NamedVectors::new();
+        for (name, space) in &self.dense {
+            if space.present.contains(offset) {
+                let v = space.arena.get(offset).to_vec();
+                out.insert(name.clone(), VectorData::Dense(v));
+            }
+        }
+        for (name, index) in &self.sparse {
+            if let Some(v) = index.get(offset) {
+                out.insert(name.clone(), VectorData::Sparse(v.clone()));
+            }
+        }
+        out
     }
 
     /// Makes `offset` the live home of `slot`, replacing any older offset of
-    /// the same id.
-    pub fn insert(&mut self, offset: Offset, slot: Slot) {
+    /// the same id. The dense vectors named in `dense` must already be in
+    /// their arenas at `offset`.
+    pub fn insert(
+        &mut self,
+        offset: Offset,
+        slot: Slot,
+        dense: &[&str],
+        sparse: Vec<(String, SparseVector)>,
+    ) {
         if let Some(old) = self.ids.get(&slot.id).copied() {
             self.remove_offset(old);
         }
@@ -85,7 +152,17 @@ impl Points {
         self.ids.insert(slot.id, offset);
         self.slots[idx] = Some(slot);
         self.live.insert(offset);
-        self.tail.insert(offset);
+        for name in dense {
+            if let Some(space) = self.dense.get_mut(*name) {
+                space.present.insert(offset);
+                space.tail.insert(offset);
+            }
+        }
+        for (name, vector) in sparse {
+            if let Some(index) = self.sparse.get_mut(&name) {
+                index.insert(offset, vector);
+            }
+        }
     }
 
     pub fn set_payload(&mut self, offset: Offset, version: u64, payload: Payload) {
@@ -108,25 +185,54 @@ impl Points {
             self.indexes.on_remove(offset, &slot.payload);
         }
         self.live.remove(offset);
-        self.tail.remove(offset);
+        for space in self.dense.values_mut() {
+            space.present.remove(offset);
+            space.tail.remove(offset);
+        }
+        for index in self.sparse.values_mut() {
+            index.remove(offset);
+        }
     }
 
+    /// Vectors in graphs, over every dense name (Qdrant sums them too).
     pub fn indexed_count(&self) -> u64 {
-        self.segments
-            .iter()
-            .map(|s| s.members.intersection_len(&self.live))
-            .sum()
+        self.dense.values().map(DenseSpace::indexed_count).sum()
     }
+
+    /// Vectors still searched exactly, over every dense name.
+    pub fn unindexed_count(&self) -> u64 {
+        self.dense.values().map(|s| s.tail.len()).sum()
+    }
+
+    pub fn segment_count(&self) -> usize {
+        self.dense
+            .values()
+            .map(|s| s.segments.len())
+            .max()
+            .unwrap_or(0)
+    }
+}
+
+/// Where a filter learns which vectors a point has.
+enum Presence<'a> {
+    Stored(&'a Points, Offset),
+    /// A point planned by a write batch, not yet stored.
+    Pending(&'a [&'a str]),
 }
 
 /// A point as the filter sees it.
 pub struct View<'a> {
     slot: &'a Slot,
+    vectors: Presence<'a>,
 }
 
 impl<'a> View<'a> {
-    pub fn new(slot: &'a Slot) -> View<'a> {
-        View { slot }
+    /// A point planned by a write batch, with the names of its vectors.
+    pub fn pending(slot: &'a Slot, vectors: &'a [&'a str]) -> View<'a> {
+        View {
+            slot,
+            vectors: Presence::Pending(vectors),
+        }
     }
 }
 
@@ -140,7 +246,9 @@ impl PointView for View<'_> {
     }
 
     fn has_vector(&self, name: &str) -> bool {
-        // One unnamed dense vector per point for now; every point has it.
-        name.is_empty()
+        match &self.vectors {
+            Presence::Stored(points, offset) => points.has_vector(*offset, name),
+            Presence::Pending(names) => names.contains(&name),
+        }
     }
 }

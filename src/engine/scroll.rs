@@ -8,7 +8,7 @@ use super::collection::{Collection, Record};
 use super::error::{EngineError, Result};
 use super::filter::{values_at, Filter};
 use super::payload::PayloadSelector;
-use super::types::PointId;
+use super::types::{PointId, VectorSelector};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Direction {
@@ -32,7 +32,7 @@ pub struct ScrollRequest {
     pub offset: Option<PointId>,
     pub order_by: Option<OrderBy>,
     pub with_payload: PayloadSelector,
-    pub with_vector: bool,
+    pub with_vector: VectorSelector,
 }
 
 impl Collection {
@@ -83,7 +83,7 @@ impl Collection {
                 next = Some(id);
                 break;
             }
-            if let Some(r) = self.record(&points, offset, None, &req.with_payload, req.with_vector)
+            if let Some(r) = self.record(&points, offset, None, &req.with_payload, &req.with_vector)
             {
                 page.push(r);
             }
@@ -146,7 +146,7 @@ impl Collection {
             .take(req.limit)
             .filter_map(|(_, _, offset, value)| {
                 let mut r =
-                    self.record(&points, offset, None, &req.with_payload, req.with_vector)?;
+                    self.record(&points, offset, None, &req.with_payload, &req.with_vector)?;
                 r.order_value = Some(value);
                 Some(r)
             })

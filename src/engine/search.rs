@@ -8,18 +8,29 @@
 
 use std::cmp::Ordering;
 use std::collections::HashSet;
+use std::sync::Arc;
 
 use super::collection::{check_vector, Collection, Record};
 use super::distance;
-use super::error::Result;
+use super::error::{EngineError, Result};
 use super::filter::Filter;
+use super::params::{CollectionConfig, VectorKind};
 use super::payload::PayloadSelector;
-use super::points::Points;
-use super::types::{Distance, Offset, PointId};
+use super::points::{DenseSpace, Points, Segment};
+use super::types::{Distance, Offset, PointId, SparseVector, VectorSelector};
+
+/// What a query vector is compared with: a dense vector or a sparse one.
+#[derive(Debug, Clone, PartialEq)]
+pub enum QueryVector {
+    Dense(Vec<f32>),
+    Sparse(SparseVector),
+}
 
 #[derive(Debug, Clone)]
 pub struct SearchRequest {
-    pub vector: Vec<f32>,
+    /// The vector name searched (`""` for the unnamed one).
+    pub using: String,
+    pub vector: QueryVector,
     pub filter: Option<Filter>,
     pub limit: usize,
     pub offset: usize,
@@ -31,9 +42,29 @@ pub struct SearchRequest {
     /// Skip points that are not yet in a graph.
     pub indexed_only: bool,
     pub with_payload: PayloadSelector,
-    pub with_vector: bool,
+    pub with_vector: VectorSelector,
     /// Points never returned (the query point itself, when searching by id).
     pub exclude: Vec<PointId>,
+}
+
+impl SearchRequest {
+    /// A search for `vector` in `using` with Qdrant's defaults.
+    pub fn new(using: &str, vector: QueryVector, limit: usize) -> SearchRequest {
+        SearchRequest {
+            using: using.to_string(),
+            vector,
+            filter: None,
+            limit,
+            offset: 0,
+            score_threshold: None,
+            ef: None,
+            exact: false,
+            indexed_only: false,
+            with_payload: PayloadSelector::None,
+            with_vector: VectorSelector::None,
+            exclude: Vec::new(),
+        }
+    }
 }
 
 /// How a search will be answered; exposed for tests and telemetry.
@@ -50,34 +81,114 @@ pub enum Plan {
 /// filter is.
 const SAMPLE: usize = 256;
 
+/// A query prepared against one vector name: normalised for Cosine,
+/// IDF-weighted for sparse vectors with the modifier.
+pub(super) enum Prepared {
+    Dense { query: Vec<f32>, distance: Distance },
+    Sparse(SparseVector),
+}
+
+impl Prepared {
+    pub(super) fn higher_is_better(&self) -> bool {
+        match self {
+            Prepared::Dense { distance, .. } => distance.higher_is_better(),
+            Prepared::Sparse(_) => true,
+        }
+    }
+
+    /// The score of the point at `offset`, `None` when it lacks the vector.
+    pub(super) fn score(&self, points: &Points, using: &str, offset: Offset) -> Option<f32> {
+        match self {
+            Prepared::Dense { query, distance } => {
+                let space = points.dense.get(using)?;
+                space
+                    .present
+                    .contains(offset)
+                    .then(|| distance::score(*distance, space.arena.get(offset), query))
+            }
+            Prepared::Sparse(q) => points.sparse.get(using)?.score(offset, q),
+        }
+    }
+}
+
 impl Collection {
     #[tracing::instrument(skip_all, fields(collection = %self.name, limit = req.limit))]
     pub fn search(&self, req: &SearchRequest) -> Result<Vec<Record>> {
         let config = self.config.read().clone();
-        let distance = config.vectors.distance;
-        check_vector(&req.vector, config.vectors.size)?;
+        let points = self.points.read();
+        let found = self.nearest(&config, &points, req)?;
+        Ok(found
+            .into_iter()
+            .skip(req.offset)
+            .take(req.limit)
+            .filter_map(|(o, s)| {
+                self.record(&points, o, Some(s), &req.with_payload, &req.with_vector)
+            })
+            .collect())
+    }
+
+    /// Checks `vector` against the config of `using` and prepares it.
+    pub(super) fn prepare(
+        &self,
+        config: &CollectionConfig,
+        points: &Points,
+        using: &str,
+        vector: &QueryVector,
+    ) -> Result<Prepared> {
+        match (config.kind_of(using)?, vector) {
+            (VectorKind::Dense, QueryVector::Dense(v)) => {
+                let params = config.dense_params(using).expect("kind_of checked it");
+                check_vector(v, params.size)?;
+                let mut query = v.clone();
+                if params.distance == Distance::Cosine {
+                    distance::normalize(&mut query);
+                }
+                Ok(Prepared::Dense {
+                    query,
+                    distance: params.distance,
+                })
+            }
+            (VectorKind::Sparse, QueryVector::Sparse(v)) => {
+                let idf = config.sparse_params(using).is_some_and(|p| p.idf());
+                Ok(match points.sparse.get(using) {
+                    Some(index) => Prepared::Sparse(index.weigh(v, idf)),
+                    None => Prepared::Sparse(v.clone()),
+                })
+            }
+            (VectorKind::Dense, QueryVector::Sparse(_)) => Err(EngineError::BadRequest(format!(
+                "Wrong input: vector `{using}` is dense; a sparse query cannot search it"
+            ))),
+            (VectorKind::Sparse, QueryVector::Dense(_)) => Err(EngineError::BadRequest(format!(
+                "Wrong input: vector `{using}` is sparse; a dense query cannot search it"
+            ))),
+        }
+    }
+
+    /// The best `limit + offset` points for `req`, best first, as
+    /// (offset, score). Shared by search and the query API's stages.
+    pub(super) fn nearest(
+        &self,
+        config: &CollectionConfig,
+        points: &Points,
+        req: &SearchRequest,
+    ) -> Result<Vec<(Offset, f32)>> {
         if let Some(f) = &req.filter {
-            f.validate()
-                .map_err(super::error::EngineError::BadRequest)?;
+            f.validate().map_err(EngineError::BadRequest)?;
         }
-        let mut query = req.vector.clone();
-        if distance == Distance::Cosine {
-            distance::normalize(&mut query);
-        }
+        let prepared = self.prepare(config, points, &req.using, &req.vector)?;
         let k = req.limit.saturating_add(req.offset);
         if k == 0 {
             return Ok(Vec::new());
         }
-
-        let points = self.points.read();
         let excluded: HashSet<Offset> = req
             .exclude
             .iter()
             .filter_map(|id| points.ids.get(id).copied())
             .collect();
+        // Liveness is checked by each index below (a space's `present` and
+        // a sparse index's docs only hold live offsets).
         let accept = |o: Offset| -> bool {
-            points.live.contains(o)
-                && !excluded.contains(&o)
+            !excluded.contains(&o)
                 && match &req.filter {
                     None => true,
                     Some(f) => points
@@ -86,55 +197,67 @@ impl Collection {
                 }
         };
 
-        let plan = self.plan(&points, req, config.full_scan_threshold_points());
-        let mut found: Vec<(Offset, f32)> = match plan {
-            Plan::Exact => {
-                let pool = match &req.filter {
-                    Some(f) => self.matching(&points, f),
-                    None => points.live.clone(),
-                };
-                let pool = pool.into_iter().filter(|o| !excluded.contains(o));
-                self.score_exact(&query, pool, distance)
-            }
-            Plan::Graph => {
-                let ef = req.ef.unwrap_or(config.graph_hnsw().ef_construct).max(k);
-                let mut found = Vec::new();
-                for segment in &points.segments {
-                    found.extend(
-                        segment
-                            .graph
-                            .search(&self.arena, &query, k, ef, Some(&accept)),
-                    );
+        let mut found: Vec<(Offset, f32)> = match &prepared {
+            Prepared::Sparse(query) => match points.sparse.get(&req.using) {
+                Some(index) => index.search(query, accept),
+                None => Vec::new(),
+            },
+            Prepared::Dense { query, distance } => {
+                let space = points.dense.get(&req.using).ok_or_else(|| {
+                    EngineError::BadRequest(format!(
+                        "Wrong input: Not existing vector name error: {}",
+                        req.using
+                    ))
+                })?;
+                let threshold = config.full_scan_threshold_points(&req.using);
+                match self.plan(points, &space.segments, req, threshold) {
+                    Plan::Exact => {
+                        let mut pool = match &req.filter {
+                            Some(f) => self.matching(points, f),
+                            None => points.live.clone(),
+                        };
+                        pool &= &space.present;
+                        let pool = pool.into_iter().filter(|o| !excluded.contains(o));
+                        score_exact(space, query, pool, *distance)
+                    }
+                    Plan::Graph => {
+                        let ef = req
+                            .ef
+                            .unwrap_or(config.graph_hnsw(&req.using).ef_construct)
+                            .max(k);
+                        let mut found = Vec::new();
+                        let present = |o: Offset| space.present.contains(o) && accept(o);
+
+                        for segment in &space.segments {
+                            found.extend(segment.graph.search(
+                                space.arena.as_ref(),
+                                query,
+                                k,
+                                ef,
+                                Some(&present),
+                            ));
+                        }
+                        if !req.indexed_only {
+                            let tail = space.tail.iter().filter(|&o| accept(o));
+                            found.extend(score_exact(space, query, tail, *distance));
+                        }
+                        found
+                    }
                 }
-                if !req.indexed_only {
-                    let tail = points.tail.iter().filter(|&o| accept(o));
-                    found.extend(self.score_exact(&query, tail, distance));
-                }
-                found
             }
         };
 
+        let higher = prepared.higher_is_better();
         if let Some(t) = req.score_threshold {
-            let higher = distance.higher_is_better();
             found.retain(|&(_, s)| if higher { s >= t } else { s <= t });
         }
-        best_first(&mut found, k, distance);
+        best_first(&mut found, k, higher);
         // Defensive: an offset is in one segment or the tail, never both,
         // but a duplicate must never reach a client.
-        let mut seen: Vec<Offset> = Vec::with_capacity(k);
-        Ok(found
-            .into_iter()
-            .filter(|(o, _)| {
-                let new = !seen.contains(o);
-                seen.push(*o);
-                new
-            })
-            .skip(req.offset)
-            .take(req.limit)
-            .filter_map(|(o, s)| {
-                self.record(&points, o, Some(s), &req.with_payload, req.with_vector)
-            })
-            .collect())
+        let mut seen: HashSet<Offset> = HashSet::with_capacity(found.len());
+        found.retain(|(o, _)| seen.insert(*o));
+        found.truncate(k);
+        Ok(found)
     }
 
     /// Picks exact scan or graph search. A filter expected to match fewer
@@ -143,10 +266,11 @@ impl Collection {
     pub(super) fn plan(
         &self,
         points: &Points,
+        segments: &[Arc<Segment>],
         req: &SearchRequest,
         full_scan_threshold: usize,
     ) -> Plan {
-        if req.exact || points.segments.is_empty() {
+        if req.exact || segments.is_empty() {
             return Plan::Exact;
         }
         let Some(filter) = &req.filter else {
@@ -162,16 +286,16 @@ impl Collection {
             Plan::Graph
         }
     }
+}
 
-    fn score_exact(
-        &self,
-        query: &[f32],
-        pool: impl Iterator<Item = Offset>,
-        distance: Distance,
-    ) -> Vec<(Offset, f32)> {
-        pool.map(|o| (o, distance::score(distance, self.arena.get(o), query)))
-            .collect()
-    }
+fn score_exact(
+    space: &DenseSpace,
+    query: &[f32],
+    pool: impl Iterator<Item = Offset>,
+    distance: Distance,
+) -> Vec<(Offset, f32)> {
+    pool.map(|o| (o, distance::score(distance, space.arena.get(o), query)))
+        .collect()
 }
 
 /// Estimates how many live points match `filter` from a strided sample.
@@ -195,8 +319,7 @@ fn sample_estimate(points: &Points, filter: &Filter) -> usize {
 
 /// Keeps the best `2k` candidates (enough for `k` after removing
 /// duplicates) in order, without sorting everything an exact scan found.
-fn best_first(found: &mut Vec<(Offset, f32)>, k: usize, distance: Distance) {
-    let higher = distance.higher_is_better();
+pub(super) fn best_first(found: &mut Vec<(Offset, f32)>, k: usize, higher: bool) {
     let cmp = |a: &(Offset, f32), b: &(Offset, f32)| {
         let ord = if higher {
             b.1.total_cmp(&a.1)

@@ -187,6 +187,9 @@ pub enum StoreOp<'a> {
         offset: Offset,
         version: u64,
         payload: &'a str,
+        /// JSON of the point's sparse vectors and absent dense vectors, or
+        /// `None` when it has every dense vector and no sparse one.
+        vectors: Option<&'a str>,
     },
     SetPayload {
         id: PointId,
@@ -204,6 +207,7 @@ pub struct StoredPoint {
     pub offset: Offset,
     pub version: u64,
     pub payload: String,
+    pub vectors: Option<String>,
 }
 
 /// SQLite: the write log, id map, payloads and collection metadata.
@@ -223,9 +227,19 @@ impl Store {
                  id TEXT PRIMARY KEY,
                  offset INTEGER NOT NULL,
                  version INTEGER NOT NULL,
-                 payload TEXT NOT NULL
+                 payload TEXT NOT NULL,
+                 vectors TEXT
              ) WITHOUT ROWID;",
         )?;
+        // Storage written before named and sparse vectors lacks the column.
+        let has_vectors: bool = conn.query_row(
+            "SELECT COUNT(*) FROM pragma_table_info('points') WHERE name = 'vectors'",
+            [],
+            |r| r.get::<_, i64>(0).map(|n| n > 0),
+        )?;
+        if !has_vectors {
+            conn.execute_batch("ALTER TABLE points ADD COLUMN vectors TEXT")?;
+        }
         Ok(Store {
             conn: Mutex::new(conn),
         })
@@ -253,9 +267,11 @@ impl Store {
         let tx = conn.transaction()?;
         {
             let mut upsert = tx.prepare_cached(
-                "INSERT INTO points (id, offset, version, payload) VALUES (?1, ?2, ?3, ?4)
+                "INSERT INTO points (id, offset, version, payload, vectors)
+                 VALUES (?1, ?2, ?3, ?4, ?5)
                  ON CONFLICT(id) DO UPDATE SET offset = excluded.offset,
-                     version = excluded.version, payload = excluded.payload",
+                     version = excluded.version, payload = excluded.payload,
+                     vectors = excluded.vectors",
             )?;
             let mut set_payload =
                 tx.prepare_cached("UPDATE points SET version = ?2, payload = ?3 WHERE id = ?1")?;
@@ -271,12 +287,14 @@ impl Store {
                         offset,
                         version,
                         payload,
+                        vectors,
                     } => {
                         upsert.execute(params![
                             id.storage_key(),
                             offset,
                             *version as i64,
-                            payload
+                            payload,
+                            vectors
                         ])?;
                     }
                     StoreOp::SetPayload {
@@ -302,18 +320,19 @@ impl Store {
     /// Every stored point, for rebuilding the in-memory state at start-up.
     pub fn load_points(&self) -> Result<Vec<StoredPoint>> {
         let conn = self.conn.lock();
-        let mut stmt = conn.prepare("SELECT id, offset, version, payload FROM points")?;
+        let mut stmt = conn.prepare("SELECT id, offset, version, payload, vectors FROM points")?;
         let rows = stmt.query_map([], |r| {
             Ok((
                 r.get::<_, String>(0)?,
                 r.get::<_, i64>(1)?,
                 r.get::<_, i64>(2)?,
                 r.get::<_, String>(3)?,
+                r.get::<_, Option<String>>(4)?,
             ))
         })?;
         let mut points = Vec::new();
         for row in rows {
-            let (key, offset, version, payload) = row?;
+            let (key, offset, version, payload, vectors) = row?;
             let id = PointId::from_storage_key(&key)
                 .ok_or_else(|| EngineError::Storage(format!("corrupt point id {key:?}")))?;
             let offset = Offset::try_from(offset)
@@ -323,6 +342,7 @@ impl Store {
                 offset,
                 version: version as u64,
                 payload,
+                vectors,
             });
         }
         Ok(points)
@@ -368,6 +388,7 @@ mod tests {
                     offset: 0,
                     version: 1,
                     payload: "{}",
+                    vectors: None,
                 }],
                 &[("next_offset", "1".into())],
             )
@@ -384,6 +405,7 @@ mod tests {
                     offset: 99,
                     version: 2,
                     payload: "{}",
+                    vectors: None,
                 },
             ],
             &[],

@@ -86,6 +86,97 @@ impl Distance {
     }
 }
 
+/// A sparse vector: `indices` strictly increasing, one value per index.
+/// Kept sorted so dot products are a merge of two sorted lists.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct SparseVector {
+    pub indices: Vec<u32>,
+    pub values: Vec<f32>,
+}
+
+impl SparseVector {
+    /// Validates a client's sparse vector (equal lengths, unique indices,
+    /// finite values) and sorts it by index.
+    pub fn new(indices: Vec<u32>, values: Vec<f32>) -> Result<SparseVector, String> {
+        if indices.len() != values.len() {
+            return Err(format!(
+                "sparse vector has {} indices but {} values",
+                indices.len(),
+                values.len()
+            ));
+        }
+        if let Some(i) = values.iter().position(|v| !v.is_finite()) {
+            return Err(format!(
+                "sparse vector value {i} is not a finite number ({})",
+                values[i]
+            ));
+        }
+        let mut pairs: Vec<(u32, f32)> = indices.into_iter().zip(values).collect();
+        pairs.sort_unstable_by_key(|&(i, _)| i);
+        if let Some(w) = pairs.windows(2).find(|w| w[0].0 == w[1].0) {
+            return Err(format!("sparse vector index {} is not unique", w[0].0));
+        }
+        Ok(SparseVector {
+            indices: pairs.iter().map(|p| p.0).collect(),
+            values: pairs.iter().map(|p| p.1).collect(),
+        })
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.indices.is_empty()
+    }
+
+    /// Dot product of two sorted sparse vectors.
+    pub fn dot(&self, other: &SparseVector) -> f32 {
+        let (mut i, mut j, mut sum) = (0, 0, 0.0f32);
+        while i < self.indices.len() && j < other.indices.len() {
+            match self.indices[i].cmp(&other.indices[j]) {
+                std::cmp::Ordering::Less => i += 1,
+                std::cmp::Ordering::Greater => j += 1,
+                std::cmp::Ordering::Equal => {
+                    sum += self.values[i] * other.values[j];
+                    i += 1;
+                    j += 1;
+                }
+            }
+        }
+        sum
+    }
+}
+
+/// One vector of a point: dense floats or a sparse vector.
+#[derive(Debug, Clone, PartialEq)]
+pub enum VectorData {
+    Dense(Vec<f32>),
+    Sparse(SparseVector),
+}
+
+/// A point's vectors by name; the unnamed dense vector is named `""`.
+pub type NamedVectors = std::collections::BTreeMap<String, VectorData>;
+
+/// Which of a point's vectors a read returns.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub enum VectorSelector {
+    #[default]
+    None,
+    All,
+    Names(Vec<String>),
+}
+
+impl VectorSelector {
+    pub fn wants(&self, name: &str) -> bool {
+        match self {
+            VectorSelector::None => false,
+            VectorSelector::All => true,
+            VectorSelector::Names(n) => n.iter().any(|n| n == name),
+        }
+    }
+
+    pub fn any(&self) -> bool {
+        !matches!(self, VectorSelector::None)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -101,5 +192,17 @@ mod tests {
             assert_eq!(PointId::from_storage_key(&id.storage_key()), Some(id));
         }
         assert_eq!(PointId::from_storage_key("x:1"), None);
+    }
+
+    #[test]
+    fn sparse_vectors_are_validated_sorted_and_dotted() {
+        let a = SparseVector::new(vec![7, 2, 5], vec![1.0, 2.0, 3.0]).unwrap();
+        assert_eq!(a.indices, vec![2, 5, 7]);
+        assert_eq!(a.values, vec![2.0, 3.0, 1.0]);
+        let b = SparseVector::new(vec![5, 9, 2], vec![0.5, 4.0, 1.0]).unwrap();
+        assert_eq!(a.dot(&b), 2.0 + 1.5);
+        assert!(SparseVector::new(vec![1, 1], vec![1.0, 2.0]).is_err());
+        assert!(SparseVector::new(vec![1], vec![]).is_err());
+        assert!(SparseVector::new(vec![1], vec![f32::NAN]).is_err());
     }
 }

@@ -28,6 +28,18 @@ pub struct Filter {
     pub min_should: Option<MinShould>,
 }
 
+impl Filter {
+    /// A filter that holds when every one of `filters` does.
+    pub fn all_of(filters: Vec<Filter>) -> Filter {
+        Filter {
+            must: Some(filters.into_iter().map(Condition::Filter).collect()),
+            should: None,
+            must_not: None,
+            min_should: None,
+        }
+    }
+}
+
 /// At least `min_count` of `conditions` must hold.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct MinShould {

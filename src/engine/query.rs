@@ -1,0 +1,362 @@
+//! The universal query: a tree of stages, each a nearest-neighbour search
+//! or a combination of the results of its `prefetch` stages.
+//!
+//! A stage without prefetches searches the collection (graph or exact, as
+//! [`Collection::search`] does). A stage with prefetches works only on the
+//! points they found: `nearest` rescores them exactly with another vector
+//! (a cheap dense first pass, then a precise second one), and fusion (RRF,
+//! DBSF) merges their rankings, which is how dense and BM25 results become
+//! one hybrid list. The root's filter applies to every stage below it.
+
+use std::collections::HashMap;
+
+use super::collection::{Collection, Record};
+use super::error::{EngineError, Result};
+use super::filter::Filter;
+use super::params::CollectionConfig;
+use super::payload::PayloadSelector;
+use super::points::Points;
+use super::search::{best_first, QueryVector, SearchRequest};
+use super::types::{Offset, PointId, VectorData, VectorSelector};
+
+/// Qdrant's default `k` for reciprocal rank fusion: small, so the first
+/// places of each list weigh much more than the tail.
+pub const DEFAULT_RRF_K: usize = 2;
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Fusion {
+    /// Reciprocal rank fusion: each list adds `w / (rank / w' + k)`.
+    Rrf { k: usize, weights: Option<Vec<f32>> },
+    /// Distribution-based score fusion: each list's scores are scaled by
+    /// its mean ± 3 standard deviations to [0, 1], then summed.
+    Dbsf,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Query {
+    Nearest(QueryVector),
+    /// The stored vector of a point (which is left out of the results).
+    NearestId(PointId),
+    Fusion(Fusion),
+}
+
+/// One stage of a query.
+#[derive(Debug, Clone)]
+pub struct Stage {
+    pub prefetch: Vec<Stage>,
+    pub query: Option<Query>,
+    pub using: String,
+    pub filter: Option<Filter>,
+    pub score_threshold: Option<f32>,
+    pub limit: usize,
+    pub ef: Option<usize>,
+    pub exact: bool,
+    pub indexed_only: bool,
+}
+
+impl Stage {
+    pub fn new(query: Option<Query>, limit: usize) -> Stage {
+        Stage {
+            prefetch: Vec::new(),
+            query,
+            using: String::new(),
+            filter: None,
+            score_threshold: None,
+            limit,
+            ef: None,
+            exact: false,
+            indexed_only: false,
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct QueryRequest {
+    pub root: Stage,
+    pub offset: usize,
+    pub with_payload: PayloadSelector,
+    pub with_vector: VectorSelector,
+}
+
+impl Collection {
+    #[tracing::instrument(skip_all, fields(collection = %self.name, limit = req.root.limit))]
+    pub fn query(&self, req: &QueryRequest) -> Result<Vec<Record>> {
+        let config = self.config.read().clone();
+        let points = self.points.read();
+        let mut root = req.root.clone();
+        root.limit = root.limit.saturating_add(req.offset);
+        let found = self.run_stage(&config, &points, &root, None)?;
+        Ok(found
+            .into_iter()
+            .skip(req.offset)
+            .take(req.root.limit)
+            .filter_map(|(o, s)| {
+                self.record(&points, o, Some(s), &req.with_payload, &req.with_vector)
+            })
+            .collect())
+    }
+
+    /// The best `stage.limit` points of a stage, best first.
+    fn run_stage(
+        &self,
+        config: &CollectionConfig,
+        points: &Points,
+        stage: &Stage,
+        outer: Option<&Filter>,
+    ) -> Result<Vec<(Offset, f32)>> {
+        let filter = combine(outer, stage.filter.as_ref());
+        if stage.prefetch.is_empty() {
+            return self.search_stage(config, points, stage, filter);
+        }
+        let lists = stage
+            .prefetch
+            .iter()
+            .map(|p| self.run_stage(config, points, p, filter.as_ref()))
+            .collect::<Result<Vec<_>>>()?;
+        let mut found = match &stage.query {
+            None => {
+                // No query over prefetches: their points as they came, each once.
+                let mut seen = HashMap::new();
+                lists
+                    .into_iter()
+                    .flatten()
+                    .filter(|(o, _)| seen.insert(*o, ()).is_none())
+                    .collect()
+            }
+            Some(Query::Fusion(fusion)) => fuse(fusion, &lists)?,
+            Some(Query::Nearest(vector)) => {
+                self.rescore(config, points, stage, vector, &lists, None)?
+            }
+            Some(Query::NearestId(id)) => {
+                let vector = self.stored_query(points, id, &stage.using)?;
+                self.rescore(config, points, stage, &vector, &lists, Some(id))?
+            }
+        };
+        if let Some(t) = stage.score_threshold {
+            let higher = self.stage_higher_is_better(config, stage);
+            found.retain(|&(_, s)| if higher { s >= t } else { s <= t });
+        }
+        found.truncate(stage.limit);
+        Ok(found)
+    }
+
+    fn stage_higher_is_better(&self, config: &CollectionConfig, stage: &Stage) -> bool {
+        match &stage.query {
+            Some(Query::Nearest(_)) | Some(Query::NearestId(_)) => config
+                .dense_params(&stage.using)
+                .is_none_or(|p| p.distance.higher_is_better()),
+            _ => true,
+        }
+    }
+
+    /// A stage without prefetches: a plain search.
+    fn search_stage(
+        &self,
+        config: &CollectionConfig,
+        points: &Points,
+        stage: &Stage,
+        filter: Option<Filter>,
+    ) -> Result<Vec<(Offset, f32)>> {
+        let (vector, exclude) = match &stage.query {
+            Some(Query::Nearest(v)) => (v.clone(), Vec::new()),
+            Some(Query::NearestId(id)) => (self.stored_query(points, id, &stage.using)?, vec![*id]),
+            Some(Query::Fusion(_)) => {
+                return Err(EngineError::BadRequest(
+                    "Wrong input: fusion needs at least one prefetch to fuse".into(),
+                ))
+            }
+            None => {
+                // Points in id order, as Qdrant answers a query without one.
+                return Ok(points
+                    .ids
+                    .values()
+                    .filter(|&&o| {
+                        filter.as_ref().is_none_or(|f| {
+                            points
+                                .view(o)
+                                .is_some_and(|v| f.check_with(&v, &points.indexes))
+                        })
+                    })
+                    .take(stage.limit)
+                    .map(|&o| (o, 0.0))
+                    .collect());
+            }
+        };
+        let mut req = SearchRequest::new(&stage.using, vector, stage.limit);
+        req.filter = filter;
+        req.score_threshold = stage.score_threshold;
+        req.ef = stage.ef;
+        req.exact = stage.exact;
+        req.indexed_only = stage.indexed_only;
+        req.exclude = exclude;
+        self.nearest(config, points, &req)
+    }
+
+    /// The vector `using` of point `id`, to search with.
+    fn stored_query(&self, points: &Points, id: &PointId, using: &str) -> Result<QueryVector> {
+        let offset = points
+            .ids
+            .get(id)
+            .ok_or_else(|| EngineError::NotFound(format!("No point with id {id} found")))?;
+        match points.vectors(*offset).remove(using) {
+            Some(VectorData::Dense(v)) => Ok(QueryVector::Dense(v)),
+            Some(VectorData::Sparse(v)) => Ok(QueryVector::Sparse(v)),
+            None => Err(EngineError::BadRequest(format!(
+                "Wrong input: point {id} has no vector `{using}`"
+            ))),
+        }
+    }
+
+    /// Scores the union of the prefetch results with `vector`, exactly.
+    fn rescore(
+        &self,
+        config: &CollectionConfig,
+        points: &Points,
+        stage: &Stage,
+        vector: &QueryVector,
+        lists: &[Vec<(Offset, f32)>],
+        exclude: Option<&PointId>,
+    ) -> Result<Vec<(Offset, f32)>> {
+        let prepared = self.prepare(config, points, &stage.using, vector)?;
+        let excluded = exclude.and_then(|id| points.ids.get(id).copied());
+        let mut seen = HashMap::new();
+        let mut found: Vec<(Offset, f32)> = lists
+            .iter()
+            .flatten()
+            .filter(|(o, _)| Some(*o) != excluded && seen.insert(*o, ()).is_none())
+            .filter_map(|&(o, _)| prepared.score(points, &stage.using, o).map(|s| (o, s)))
+            .collect();
+        best_first(&mut found, stage.limit, prepared.higher_is_better());
+        found.truncate(stage.limit);
+        Ok(found)
+    }
+}
+
+/// Both filters, when both are given: a stage sees its own and its parents'.
+fn combine(outer: Option<&Filter>, inner: Option<&Filter>) -> Option<Filter> {
+    match (outer, inner) {
+        (None, None) => None,
+        (Some(f), None) | (None, Some(f)) => Some(f.clone()),
+        (Some(a), Some(b)) => Some(Filter::all_of(vec![a.clone(), b.clone()])),
+    }
+}
+
+/// Merges ranked lists (each best first) into one, best first.
+pub fn fuse(fusion: &Fusion, lists: &[Vec<(Offset, f32)>]) -> Result<Vec<(Offset, f32)>> {
+    let mut scores: HashMap<Offset, f32> = HashMap::new();
+    match fusion {
+        Fusion::Rrf { k, weights } => {
+            if let Some(w) = weights {
+                if w.len() != lists.len() {
+                    return Err(EngineError::BadRequest(format!(
+                        "Wrong input: rrf has {} weights for {} prefetches",
+                        w.len(),
+                        lists.len()
+                    )));
+                }
+                if w.iter().any(|w| !w.is_finite() || *w <= 0.0) {
+                    return Err(EngineError::BadRequest(
+                        "Wrong input: rrf weights must be positive numbers".into(),
+                    ));
+                }
+            }
+            for (i, list) in lists.iter().enumerate() {
+                let w = weights.as_ref().map_or(1.0, |w| w[i]);
+                for (rank, (o, _)) in list.iter().enumerate() {
+                    // rank 0 of an unweighted list scores 1 / k.
+                    let score = 1.0 / ((rank as f32 + 1.0) / w + *k as f32 - 1.0);
+                    *scores.entry(*o).or_default() += score;
+                }
+            }
+        }
+        Fusion::Dbsf => {
+            for list in lists {
+                let n = list.len() as f32;
+                if list.is_empty() {
+                    continue;
+                }
+                let mean = list.iter().map(|(_, s)| s).sum::<f32>() / n;
+                let var = list.iter().map(|(_, s)| (s - mean).powi(2)).sum::<f32>() / n;
+                let std = var.sqrt();
+                let (low, high) = (mean - 3.0 * std, mean + 3.0 * std);
+                for (o, s) in list {
+                    let normalised = if high > low {
+                        ((s - low) / (high - low)).clamp(0.0, 1.0)
+                    } else {
+                        0.5
+                    };
+                    *scores.entry(*o).or_default() += normalised;
+                }
+            }
+        }
+    }
+    let mut fused: Vec<(Offset, f32)> = scores.into_iter().collect();
+    let n = fused.len();
+    best_first(&mut fused, n, true);
+    Ok(fused)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rrf_rewards_points_ranked_well_in_several_lists() {
+        let dense = vec![(1, 0.9), (2, 0.8), (3, 0.7)];
+        let sparse = vec![(3, 12.0), (4, 9.0), (1, 1.0)];
+        let fused = fuse(
+            &Fusion::Rrf {
+                k: DEFAULT_RRF_K,
+                weights: None,
+            },
+            &[dense, sparse],
+        )
+        .unwrap();
+        let order: Vec<Offset> = fused.iter().map(|f| f.0).collect();
+        // 1: 1/2 + 1/4; 3: 1/4 + 1/2; tie broken by offset; then 2 and 4 (1/3 each).
+        assert_eq!(order, vec![1, 3, 2, 4]);
+        assert!((fused[0].1 - 0.75).abs() < 1e-6);
+        assert!((fused[2].1 - 1.0 / 3.0).abs() < 1e-6);
+    }
+
+    #[test]
+    fn rrf_weights_favour_a_list_and_must_match_the_lists() {
+        // Unweighted, two lists' first places tie; weight 3 on the first
+        // list puts its point ahead.
+        let a = vec![(2, 1.0)];
+        let b = vec![(1, 1.0)];
+        let fused = fuse(
+            &Fusion::Rrf {
+                k: 2,
+                weights: Some(vec![3.0, 1.0]),
+            },
+            &[a.clone(), b.clone()],
+        )
+        .unwrap();
+        assert_eq!(fused[0].0, 2);
+        assert!((fused[0].1 - 0.75).abs() < 1e-6);
+        let err = fuse(
+            &Fusion::Rrf {
+                k: 2,
+                weights: Some(vec![1.0]),
+            },
+            &[a, b],
+        );
+        assert!(err.is_err());
+    }
+
+    #[test]
+    fn dbsf_normalises_each_list_before_summing() {
+        // BM25 scores are an order of magnitude larger than cosine ones;
+        // after normalisation neither list dominates by scale alone.
+        let dense = vec![(1, 0.91), (2, 0.90), (3, 0.20)];
+        let sparse = vec![(2, 30.0), (1, 29.0), (4, 1.0)];
+        let fused = fuse(&Fusion::Dbsf, &[dense, sparse]).unwrap();
+        let top: Vec<Offset> = fused.iter().take(2).map(|f| f.0).collect();
+        assert!(top.contains(&1) && top.contains(&2), "{fused:?}");
+        assert!(fused.iter().all(|(_, s)| (0.0..=2.0).contains(s)));
+        // A list whose scores are all equal contributes the middle of the range.
+        let flat = fuse(&Fusion::Dbsf, &[vec![(7, 1.0), (8, 1.0)]]).unwrap();
+        assert_eq!(flat[0].1, 0.5);
+    }
+}
