@@ -127,8 +127,10 @@ fn named_and_sparse_vectors_are_indexed_and_survive_kill_9() {
     let found = server.ok(
         "POST",
         "/collections/v/points/query",
-        Some(json!({"query": [1.0, 1.0, 1.0, 1.0], "using": "b", "limit": 1000,
-                    "params": {"exact": true}})),
+        Some(
+            json!({"query": [1.0, 1.0, 1.0, 1.0], "using": "b", "limit": 1000,
+                    "params": {"exact": true}}),
+        ),
     );
     let ids: Vec<u64> = found["points"]
         .as_array()
@@ -144,8 +146,10 @@ fn named_and_sparse_vectors_are_indexed_and_survive_kill_9() {
         server.ok(
             "POST",
             "/collections/v/points/query",
-            Some(json!({"query": [0.3, -0.2, 0.9, 0.1], "using": "b", "limit": 5,
-                        "params": {"exact": exact, "hnsw_ef": 128}})),
+            Some(
+                json!({"query": [0.3, -0.2, 0.9, 0.1], "using": "b", "limit": 5,
+                        "params": {"exact": exact, "hnsw_ef": 128}}),
+            ),
         )["points"][0]["id"]
             .clone()
     };

@@ -138,6 +138,11 @@ pub fn router(state: AppState, body_limit: usize) -> Router {
             &format!("{c}/points/payload/clear"),
             post(points::clear_payload),
         )
+        .route(&format!("{c}/points/recommend"), post(search::recommend))
+        .route(
+            &format!("{c}/points/recommend/batch"),
+            post(search::recommend_batch),
+        )
         .route(&format!("{c}/points/vectors"), put(points::update_vectors))
         .route(
             &format!("{c}/points/vectors/delete"),

@@ -13,7 +13,7 @@ use serde::Deserialize;
 
 use crate::engine::collection::Record;
 use crate::engine::filter::Filter;
-use crate::engine::query::{Fusion, Query, QueryRequest, Stage, DEFAULT_RRF_K};
+use crate::engine::query::{Example, Fusion, Query, QueryRequest, Stage, Strategy, DEFAULT_RRF_K};
 use crate::engine::scroll::ScrollRequest;
 use crate::engine::search::{QueryVector, SearchRequest};
 use crate::engine::{Collection, EngineError};
@@ -233,6 +233,9 @@ fn query_value(value: Value) -> Result<Option<Query>, ApiError> {
                     ))),
                 };
             }
+            if let Some(reco) = map.remove("recommend") {
+                return recommend_query(reco).map(Some);
+            }
             if let Some(rrf) = map.remove("rrf") {
                 #[derive(Deserialize)]
                 #[serde(deny_unknown_fields)]
@@ -254,11 +257,55 @@ fn query_value(value: Value) -> Result<Option<Query>, ApiError> {
             }
             let kind = map.keys().next().cloned().unwrap_or_default();
             Err(bad(format!(
-                "query `{kind}` is not supported by this Helio release yet (supported: nearest by vector or point id, fusion rrf and dbsf)"
+                "query `{kind}` is not supported by this Helio release yet (supported: nearest, recommend, fusion rrf and dbsf)"
             )))
         }
         other => Err(ApiError::validation(format!(
             "query: unexpected value {other}"
+        ))),
+    }
+}
+
+/// Qdrant's `RecommendInput`: examples (point ids or vectors) and a strategy.
+fn recommend_query(value: Value) -> Result<Query, ApiError> {
+    #[derive(Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct RecommendWire {
+        #[serde(default)]
+        positive: Option<Vec<Value>>,
+        #[serde(default)]
+        negative: Option<Vec<Value>>,
+        #[serde(default)]
+        strategy: Option<String>,
+    }
+    let w: RecommendWire = serde_json::from_value(value)
+        .map_err(|e| ApiError::validation(format!("query.recommend: {e}")))?;
+    let examples = |list: Option<Vec<Value>>| -> Result<Vec<Example>, ApiError> {
+        list.unwrap_or_default()
+            .into_iter()
+            .map(|v| match query_value(v)? {
+                Some(Query::NearestId(id)) => Ok(Example::Id(id)),
+                Some(Query::Nearest(v)) => Ok(Example::Vector(v)),
+                _ => Err(ApiError::validation(
+                    "query.recommend: an example is a point id or a vector",
+                )),
+            })
+            .collect()
+    };
+    Ok(Query::Recommend {
+        positive: examples(w.positive)?,
+        negative: examples(w.negative)?,
+        strategy: strategy(w.strategy.as_deref())?,
+    })
+}
+
+fn strategy(name: Option<&str>) -> Result<Strategy, ApiError> {
+    match name {
+        None | Some("average_vector") => Ok(Strategy::AverageVector),
+        Some("best_score") => Ok(Strategy::BestScore),
+        Some("sum_scores") => Ok(Strategy::SumScores),
+        Some(other) => Err(ApiError::validation(format!(
+            "strategy: unknown variant `{other}`, expected one of `average_vector`, `best_score`, `sum_scores`"
         ))),
     }
 }
@@ -386,6 +433,108 @@ pub async fn query_batch(
         plans
             .into_iter()
             .map(|p| Ok(json!({"points": run_query(&collection, p)?})))
+            .collect::<Result<Vec<_>, EngineError>>()
+    })?;
+    Ok(ok(started, results))
+}
+
+/// Legacy `/points/recommend` body.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RecommendRequestWire {
+    #[serde(default)]
+    positive: Option<Vec<Value>>,
+    #[serde(default)]
+    negative: Option<Vec<Value>>,
+    #[serde(default)]
+    strategy: Option<String>,
+    #[serde(default)]
+    filter: Option<Filter>,
+    #[serde(default)]
+    params: Option<SearchParams>,
+    limit: usize,
+    #[serde(default)]
+    offset: Option<usize>,
+    #[serde(default)]
+    with_payload: Option<WithPayload>,
+    #[serde(default, alias = "with_vectors")]
+    with_vector: Option<WithVector>,
+    #[serde(default)]
+    score_threshold: Option<f32>,
+    #[serde(default)]
+    using: Option<String>,
+    #[serde(default)]
+    lookup_from: Option<Value>,
+    /// Accepted for compatibility: one node holds every shard.
+    #[serde(default)]
+    #[allow(dead_code)]
+    shard_key: Option<Value>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RecommendBatchWire {
+    searches: Vec<RecommendRequestWire>,
+}
+
+fn legacy_recommend(w: RecommendRequestWire) -> Result<QueryRequest, ApiError> {
+    if w.lookup_from.as_ref().is_some_and(|l| !l.is_null()) {
+        return Err(unsupported("lookup_from"));
+    }
+    check_limit(w.limit)?;
+    let query = recommend_query(serde_json::json!({
+        "positive": w.positive,
+        "negative": w.negative,
+        "strategy": w.strategy,
+    }))?;
+    let params = w.params.unwrap_or_default();
+    Ok(QueryRequest {
+        root: Stage {
+            prefetch: Vec::new(),
+            query: Some(query),
+            using: w.using.unwrap_or_default(),
+            filter: w.filter,
+            score_threshold: w.score_threshold,
+            limit: w.limit,
+            ef: params.hnsw_ef,
+            exact: params.exact.unwrap_or(false),
+            indexed_only: params.indexed_only.unwrap_or(false),
+        },
+        offset: w.offset.unwrap_or(0),
+        with_payload: WithPayload::into_selector(w.with_payload, false)?,
+        with_vector: WithVector::selector(&w.with_vector),
+    })
+}
+
+pub async fn recommend(
+    State(state): State<AppState>,
+    QPath(name): QPath<String>,
+    QQuery(_params): QQuery<ReadParams>,
+    QJson(body): QJson<RecommendRequestWire>,
+) -> Result<Response, ApiError> {
+    let started = Instant::now();
+    let collection = state.db.get(&name)?;
+    let req = legacy_recommend(body)?;
+    let points = compute(|| run_query(&collection, QueryPlan::Query(req)))?;
+    Ok(ok(started, points))
+}
+
+pub async fn recommend_batch(
+    State(state): State<AppState>,
+    QPath(name): QPath<String>,
+    QQuery(_params): QQuery<ReadParams>,
+    QJson(body): QJson<RecommendBatchWire>,
+) -> Result<Response, ApiError> {
+    let started = Instant::now();
+    let collection = state.db.get(&name)?;
+    let reqs = body
+        .searches
+        .into_iter()
+        .map(legacy_recommend)
+        .collect::<Result<Vec<_>, _>>()?;
+    let results = compute(|| {
+        reqs.into_iter()
+            .map(|r| run_query(&collection, QueryPlan::Query(r)))
             .collect::<Result<Vec<_>, EngineError>>()
     })?;
     Ok(ok(started, results))

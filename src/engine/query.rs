@@ -32,12 +32,37 @@ pub enum Fusion {
     Dbsf,
 }
 
+/// How `recommend` turns examples into scores (Qdrant's strategies).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Strategy {
+    /// One query vector, `2·avg(positive) − avg(negative)`, searched as usual.
+    #[default]
+    AverageVector,
+    /// Each point scores its best similarity to a positive example; if a
+    /// negative is closer, minus that similarity squared.
+    BestScore,
+    /// Similarities to positives added, to negatives subtracted.
+    SumScores,
+}
+
+/// A recommend example: a stored point (left out of the results) or a vector.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Example {
+    Id(PointId),
+    Vector(QueryVector),
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub enum Query {
     Nearest(QueryVector),
     /// The stored vector of a point (which is left out of the results).
     NearestId(PointId),
     Fusion(Fusion),
+    Recommend {
+        positive: Vec<Example>,
+        negative: Vec<Example>,
+        strategy: Strategy,
+    },
 }
 
 /// One stage of a query.
@@ -131,6 +156,21 @@ impl Collection {
                 let vector = self.stored_query(points, id, &stage.using)?;
                 self.rescore(config, points, stage, &vector, &lists, Some(id))?
             }
+            Some(Query::Recommend {
+                positive,
+                negative,
+                strategy,
+            }) => {
+                let reco = self.recommendation(config, points, stage, positive, negative)?;
+                let mut seen = HashMap::new();
+                let pool: Vec<Offset> = lists
+                    .iter()
+                    .flatten()
+                    .map(|(o, _)| *o)
+                    .filter(|o| seen.insert(*o, ()).is_none())
+                    .collect();
+                reco.score_pool(points, &stage.using, *strategy, pool, stage.limit)
+            }
         };
         if let Some(t) = stage.score_threshold {
             let higher = self.stage_higher_is_better(config, stage);
@@ -142,7 +182,12 @@ impl Collection {
 
     fn stage_higher_is_better(&self, config: &CollectionConfig, stage: &Stage) -> bool {
         match &stage.query {
-            Some(Query::Nearest(_)) | Some(Query::NearestId(_)) => config
+            Some(Query::Nearest(_))
+            | Some(Query::NearestId(_))
+            | Some(Query::Recommend {
+                strategy: Strategy::AverageVector,
+                ..
+            }) => config
                 .dense_params(&stage.using)
                 .is_none_or(|p| p.distance.higher_is_better()),
             _ => true,
@@ -158,6 +203,30 @@ impl Collection {
         filter: Option<Filter>,
     ) -> Result<Vec<(Offset, f32)>> {
         let (vector, exclude) = match &stage.query {
+            Some(Query::Recommend {
+                positive,
+                negative,
+                strategy,
+            }) => {
+                let reco = self.recommendation(config, points, stage, positive, negative)?;
+                if *strategy == Strategy::AverageVector {
+                    (reco.average()?, reco.exclude_ids)
+                } else {
+                    // A custom objective has no graph to walk: score every
+                    // candidate the filter lets through.
+                    let pool = match &filter {
+                        Some(f) => self.matching(points, f),
+                        None => points.live.clone(),
+                    };
+                    let mut found =
+                        reco.score_pool(points, &stage.using, *strategy, pool, usize::MAX);
+                    if let Some(t) = stage.score_threshold {
+                        found.retain(|&(_, s)| s >= t);
+                    }
+                    found.truncate(stage.limit);
+                    return Ok(found);
+                }
+            }
             Some(Query::Nearest(v)) => (v.clone(), Vec::new()),
             Some(Query::NearestId(id)) => (self.stored_query(points, id, &stage.using)?, vec![*id]),
             Some(Query::Fusion(_)) => {
@@ -229,6 +298,143 @@ impl Collection {
         best_first(&mut found, stage.limit, prepared.higher_is_better());
         found.truncate(stage.limit);
         Ok(found)
+    }
+}
+
+/// Recommend examples resolved to vectors of one name.
+struct Recommendation {
+    positive: Vec<super::search::Prepared>,
+    negative: Vec<super::search::Prepared>,
+    raw_positive: Vec<QueryVector>,
+    raw_negative: Vec<QueryVector>,
+    exclude: Vec<Offset>,
+    exclude_ids: Vec<PointId>,
+}
+
+impl Collection {
+    fn recommendation(
+        &self,
+        config: &CollectionConfig,
+        points: &Points,
+        stage: &Stage,
+        positive: &[Example],
+        negative: &[Example],
+    ) -> Result<Recommendation> {
+        if positive.is_empty() && negative.is_empty() {
+            return Err(EngineError::BadRequest(
+                "Wrong input: recommend needs at least one positive or negative example".into(),
+            ));
+        }
+        let mut reco = Recommendation {
+            positive: Vec::new(),
+            negative: Vec::new(),
+            raw_positive: Vec::new(),
+            raw_negative: Vec::new(),
+            exclude: Vec::new(),
+            exclude_ids: Vec::new(),
+        };
+        for (examples, is_positive) in [(positive, true), (negative, false)] {
+            for example in examples {
+                let vector = match example {
+                    Example::Vector(v) => v.clone(),
+                    Example::Id(id) => {
+                        reco.exclude_ids.push(*id);
+                        if let Some(&o) = points.ids.get(id) {
+                            reco.exclude.push(o);
+                        }
+                        self.stored_query(points, id, &stage.using)?
+                    }
+                };
+                let prepared = self.prepare(config, points, &stage.using, &vector)?;
+                if is_positive {
+                    reco.positive.push(prepared);
+                    reco.raw_positive.push(vector);
+                } else {
+                    reco.negative.push(prepared);
+                    reco.raw_negative.push(vector);
+                }
+            }
+        }
+        Ok(reco)
+    }
+}
+
+impl Recommendation {
+    /// `avg(positive) + (avg(positive) − avg(negative))`: a point past the
+    /// positives, away from the negatives.
+    fn average(&self) -> Result<QueryVector> {
+        let dense = |list: &[QueryVector]| -> Result<Option<Vec<f32>>> {
+            let mut sum: Option<Vec<f32>> = None;
+            for v in list {
+                let QueryVector::Dense(v) = v else {
+                    return Err(EngineError::BadRequest(
+                        "Wrong input: the average_vector strategy needs dense vectors; use best_score or sum_scores for sparse ones".into(),
+                    ));
+                };
+                match &mut sum {
+                    None => sum = Some(v.clone()),
+                    Some(s) => s.iter_mut().zip(v).for_each(|(a, b)| *a += b),
+                }
+            }
+            let n = list.len().max(1) as f32;
+            Ok(sum.map(|s| s.into_iter().map(|x| x / n).collect()))
+        };
+        let pos = dense(&self.raw_positive)?;
+        let neg = dense(&self.raw_negative)?;
+        Ok(QueryVector::Dense(match (pos, neg) {
+            (Some(p), None) => p,
+            (Some(p), Some(n)) => p.iter().zip(&n).map(|(p, n)| 2.0 * p - n).collect(),
+            (None, Some(n)) => n.into_iter().map(|x| -x).collect(),
+            (None, None) => {
+                return Err(EngineError::BadRequest(
+                    "Wrong input: recommend needs at least one example".into(),
+                ))
+            }
+        }))
+    }
+
+    /// Scores `pool` by a custom objective; best `limit`, best first.
+    fn score_pool(
+        &self,
+        points: &Points,
+        using: &str,
+        strategy: Strategy,
+        pool: impl IntoIterator<Item = Offset>,
+        limit: usize,
+    ) -> Vec<(Offset, f32)> {
+        // Distances (Euclid, Manhattan) become similarities by sign.
+        let sim = |p: &super::search::Prepared, o: Offset| {
+            p.score(points, using, o)
+                .map(|s| if p.higher_is_better() { s } else { -s })
+        };
+        let mut found: Vec<(Offset, f32)> = pool
+            .into_iter()
+            .filter(|o| !self.exclude.contains(o))
+            .filter_map(|o| {
+                let pos = self.positive.iter().map(|p| sim(p, o));
+                let neg = self.negative.iter().map(|p| sim(p, o));
+                let pos: Option<Vec<f32>> = pos.collect();
+                let neg: Option<Vec<f32>> = neg.collect();
+                let (pos, neg) = (pos?, neg?);
+                let score = match strategy {
+                    Strategy::SumScores => pos.iter().sum::<f32>() - neg.iter().sum::<f32>(),
+                    _ => {
+                        let best_pos = pos.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+                        let best_neg = neg.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+                        if best_pos >= best_neg {
+                            best_pos
+                        } else {
+                            -(best_neg * best_neg)
+                        }
+                    }
+                };
+                Some((o, score))
+            })
+            .collect();
+        let keep = limit.min(found.len());
+        best_first(&mut found, keep, true);
+        found.truncate(limit);
+        found
     }
 }
 

@@ -402,3 +402,103 @@ def test_hybrid_from_text_alone(inference_client, collection_name):
     with pytest.raises(UnexpectedResponse) as e:
         c.query_points(collection_name, query=models.Document(text="x", model="qdrant/bm25"), using="dense")
     assert e.value.status_code == 400 and b"sparse" in e.value.content
+
+
+# --------------------------------------------------------------- recommend
+
+@pytest.fixture
+def catalog(client, collection_name):
+    # Two clusters on a circle: panels near angle 0, batteries near 90°.
+    client.create_collection(
+        collection_name,
+        vectors_config=models.VectorParams(size=2, distance=models.Distance.COSINE),
+    )
+    angles = {1: 0, 2: 10, 3: 20, 4: 80, 5: 90, 6: 100}
+    client.upsert(
+        collection_name,
+        [
+            models.PointStruct(
+                id=i, vector=[math.cos(math.radians(a)), math.sin(math.radians(a))],
+                payload={"kind": "panel" if a < 45 else "battery"},
+            )
+            for i, a in angles.items()
+        ],
+        wait=True,
+    )
+    return collection_name
+
+
+def test_recommend_average_vector_excludes_examples(client, catalog):
+    hits = client.query_points(
+        catalog, query=models.RecommendQuery(recommend=models.RecommendInput(positive=[1])), limit=3
+    ).points
+    assert ranks(hits) == [2, 3, 4]
+    # 2·avg(positive) − avg(negative): away from the batteries.
+    hits = client.query_points(
+        catalog,
+        query=models.RecommendQuery(recommend=models.RecommendInput(positive=[2], negative=[5])),
+        limit=2,
+    ).points
+    assert ranks(hits) == [1, 3]
+
+
+@pytest.mark.parametrize("strategy", [models.RecommendStrategy.BEST_SCORE, models.RecommendStrategy.SUM_SCORES])
+def test_recommend_custom_strategies(client, catalog, strategy):
+    hits = client.query_points(
+        catalog,
+        query=models.RecommendQuery(recommend=models.RecommendInput(
+            positive=[1, [0.0, 1.0]], negative=[6], strategy=strategy)),
+        limit=10,
+    ).points
+    assert 1 not in ranks(hits) and 6 not in ranks(hits)
+    scores = [h.score for h in hits]
+    assert scores == sorted(scores, reverse=True)
+    if strategy == models.RecommendStrategy.BEST_SCORE:
+        # Point 2 (10°) is closest to positive 1 (0°): score cos(10°).
+        top = {h.id: h.score for h in hits}
+        assert top[2] == pytest.approx(math.cos(math.radians(10)), rel=1e-5)
+    # With a filter the objective only sees matching points.
+    flt = models.Filter(must=[models.FieldCondition(key="kind", match=models.MatchValue(value="panel"))])
+    hits = client.query_points(
+        catalog,
+        query=models.RecommendQuery(recommend=models.RecommendInput(positive=[5], strategy=strategy)),
+        query_filter=flt,
+    ).points
+    assert ranks(hits) == [3, 2, 1]
+
+
+def test_legacy_recommend_route(helio_url, catalog):
+    r = httpx.post(
+        f"{helio_url}/collections/{catalog}/points/recommend",
+        json={"positive": [4], "limit": 2, "with_payload": True},
+    )
+    assert r.status_code == 200, r.text
+    assert [p["id"] for p in r.json()["result"]] == [5, 6]
+    r = httpx.post(
+        f"{helio_url}/collections/{catalog}/points/recommend/batch",
+        json={"searches": [{"positive": [1], "limit": 1}, {"positive": [6], "limit": 1}]},
+    )
+    assert [[p["id"] for p in res] for res in r.json()["result"]] == [[2], [5]]
+    r = httpx.post(
+        f"{helio_url}/collections/{catalog}/points/recommend",
+        json={"positive": [999], "limit": 2},
+    )
+    assert r.status_code == 404
+
+
+def test_recommend_with_documents(inference_client, collection_name):
+    c = inference_client
+    model = "sentence-transformers/all-minilm-l6-v2"
+    c.create_collection(collection_name, vectors_config=models.VectorParams(size=384, distance=models.Distance.COSINE))
+    texts = ["Painel solar 550W monocristalino", "Painel solar 600W bifacial",
+             "Bateria de lítio 5kWh", "Bateria estacionária 10kWh"]
+    c.upsert(collection_name, [models.PointStruct(id=i, vector=models.Document(text=t, model=model))
+                               for i, t in enumerate(texts)], wait=True)
+    hits = c.query_points(
+        collection_name,
+        query=models.RecommendQuery(recommend=models.RecommendInput(
+            positive=[models.Document(text="módulo fotovoltaico", model=model)],
+            negative=[models.Document(text="armazenamento de energia", model=model)])),
+        limit=2,
+    ).points
+    assert set(ranks(hits)) == {0, 1}
