@@ -26,6 +26,10 @@ pub struct ServeArgs {
     /// Storage directory.
     #[arg(long, env = "HELIO_STORAGE")]
     pub storage: Option<PathBuf>,
+    /// Data directory of the catalog pipeline: CSVs dropped into its
+    /// `inbox/` are ingested, then moved to `processed/` or `rejected/`.
+    #[arg(long, env = "HELIO_DATA_DIR")]
+    pub data_dir: Option<PathBuf>,
     /// fsync every acknowledged write, so it also survives a power loss.
     /// Off, writes still survive a killed process but the last second or so
     /// may be lost if the machine loses power.
@@ -120,6 +124,7 @@ pub struct Config {
     pub host: String,
     pub port: u16,
     pub storage: PathBuf,
+    pub data_dir: PathBuf,
     pub fsync: bool,
     pub max_request_size: usize,
     pub log: String,
@@ -133,6 +138,7 @@ impl Default for Config {
             host: "127.0.0.1".into(),
             port: 6333,
             storage: PathBuf::from("./storage"),
+            data_dir: PathBuf::from("./data"),
             fsync: true,
             max_request_size: 32 * 1024 * 1024,
             log: "info".into(),
@@ -165,6 +171,7 @@ impl Config {
             host: args.host.or(from_file.host).unwrap_or(d.host),
             port: args.port.or(from_file.port).unwrap_or(d.port),
             storage: args.storage.or(from_file.storage).unwrap_or(d.storage),
+            data_dir: args.data_dir.or(from_file.data_dir).unwrap_or(d.data_dir),
             fsync: args.fsync.or(from_file.fsync).unwrap_or(d.fsync),
             max_request_size: args
                 .max_request_size

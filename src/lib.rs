@@ -15,4 +15,5 @@ pub mod dataset;
 pub mod embed;
 pub mod engine;
 pub mod observe;
+pub mod pipeline;
 pub mod server;

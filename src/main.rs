@@ -29,6 +29,18 @@ enum Command {
     Bench(helio::bench::BenchArgs),
     /// Embed text with a local model (or `qdrant/bm25`) and print the vector.
     Embed(EmbedCommand),
+    /// Ingest distributor catalog CSVs into the catalog and the knowledge
+    /// bases, as the server does with files dropped into its inbox.
+    Ingest(IngestCommand),
+}
+
+#[derive(clap::Args)]
+struct IngestCommand {
+    /// CSV files; each is one distributor's full offer.
+    #[arg(required = true)]
+    files: Vec<PathBuf>,
+    #[command(flatten)]
+    serve: ServeArgs,
 }
 
 #[derive(clap::Args)]
@@ -87,7 +99,122 @@ fn main() -> anyhow::Result<()> {
             init_logging("warn");
             embed(cmd, cli.config.as_deref())
         }
+        Command::Ingest(cmd) => {
+            let config = Config::resolve(cmd.serve, cli.config.as_deref())?;
+            init_logging("warn");
+            ingest(&config, &cmd.files)
+        }
     }
+}
+
+/// `helio ingest`: runs the pipeline in this process, or, when a server
+/// already owns the storage, hands the files to that server's inbox.
+fn ingest(config: &Config, files: &[PathBuf]) -> anyhow::Result<()> {
+    use helio::embed::{EmbedCache, Models};
+    use helio::engine::{Database, EngineError, EngineOptions};
+    use helio::pipeline::Pipeline;
+    use std::sync::Arc;
+
+    for file in files {
+        anyhow::ensure!(file.is_file(), "{} is not a file", file.display());
+    }
+    let options = EngineOptions {
+        fsync: config.fsync,
+        builder: config.graph_builder,
+    };
+    let db = match Database::open(&config.storage, options) {
+        Ok(db) => db,
+        Err(EngineError::Locked(_)) => return hand_over(config, files),
+        Err(e) => return Err(e).context("opening storage"),
+    };
+    let cache = EmbedCache::open(
+        &config.storage.join("embedding-cache.sqlite"),
+        config.models.cache_entries,
+    )?;
+    let models = Arc::new(Models::load(&config.models, cache));
+    let pipeline = Pipeline::open(
+        &config.storage.join("catalog.sqlite"),
+        &config.data_dir,
+        Arc::new(db),
+        models,
+    )?;
+    let bar = indicatif::ProgressBar::new(files.len() as u64).with_style(
+        indicatif::ProgressStyle::with_template("{bar:30} {pos}/{len} files  {msg}")
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+    );
+    let mut refused = 0;
+    for file in files {
+        bar.set_message(file.display().to_string());
+        let report = pipeline.ingest(file, false)?;
+        let line = match &report.error {
+            Some(reason) => {
+                refused += 1;
+                format!("{}: rejected: {reason}", report.file)
+            }
+            None => format!(
+                "{}: {} valid, {} rejected rows → distributor {}",
+                report.file,
+                report.valid,
+                report.rejected,
+                report.distributor.as_deref().unwrap_or("?")
+            ),
+        };
+        // suspend, not println: println prints nothing when stdout is not
+        // a terminal, and these lines are the command's output.
+        bar.suspend(|| {
+            println!("{line}");
+            if let Some(path) = &report.report {
+                println!("  row errors: {}", path.display());
+            }
+        });
+        bar.inc(1);
+    }
+    bar.finish_and_clear();
+    let spinner = indicatif::ProgressBar::new_spinner();
+    spinner.set_message("embedding and indexing…");
+    spinner.enable_steady_tick(std::time::Duration::from_millis(120));
+    let synced = pipeline.sync()?;
+    spinner.finish_and_clear();
+    println!(
+        "knowledge bases: {} products indexed, {} withdrawn, {} embedded{}",
+        synced.upserted,
+        synced.withdrawn,
+        synced.embedded,
+        if synced.waiting_for_model > 0 {
+            format!(
+                "; {} wait for a model (run scripts/fetch-model.sh)",
+                synced.waiting_for_model
+            )
+        } else {
+            String::new()
+        }
+    );
+    anyhow::ensure!(refused == 0, "{refused} file(s) rejected");
+    Ok(())
+}
+
+/// Copies `files` into the inbox of the server that holds the storage
+/// lock, under a temporary name renamed when complete, so the server never
+/// reads half a file.
+fn hand_over(config: &Config, files: &[PathBuf]) -> anyhow::Result<()> {
+    let inbox = config.data_dir.join("inbox");
+    std::fs::create_dir_all(&inbox)?;
+    for file in files {
+        let name = file
+            .file_name()
+            .context("file without a name")?
+            .to_string_lossy()
+            .into_owned();
+        let tmp = inbox.join(format!(".{name}.part"));
+        std::fs::copy(file, &tmp).with_context(|| format!("copying {}", file.display()))?;
+        std::fs::rename(&tmp, inbox.join(&name))?;
+        println!(
+            "{name}: a running server owns {}; queued in {} for it to ingest",
+            config.storage.display(),
+            inbox.display()
+        );
+    }
+    Ok(())
 }
 
 fn embed(cmd: EmbedCommand, config: Option<&std::path::Path>) -> anyhow::Result<()> {

@@ -1,7 +1,9 @@
 //! Wiring: open the database, build the router, serve until shutdown.
 
 use std::future::Future;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
+use std::time::Duration;
 
 use tokio::net::TcpListener;
 
@@ -9,6 +11,12 @@ use crate::api::{self, AppState};
 use crate::config::Config;
 use crate::embed::{EmbedCache, Models};
 use crate::engine::{Database, EngineOptions};
+use crate::pipeline::ingest::run_watcher;
+use crate::pipeline::Pipeline;
+
+/// How often the inbox is rescanned when no file event arrives (some file
+/// systems, network shares among them, send none).
+const RESCAN: Duration = Duration::from_millis(250);
 
 /// Serves the REST API on `listener` until `shutdown` resolves. Tests bind
 /// port 0 and pass their own shutdown signal.
@@ -35,14 +43,34 @@ pub async fn serve(
         anyhow::Ok(Models::load(&models_config, cache))
     })
     .await??;
-    let state = AppState::new(Arc::new(db), Arc::new(models));
+    let db = Arc::new(db);
+    let models = Arc::new(models);
+    let pipeline = Pipeline::open(
+        &config.storage.join("catalog.sqlite"),
+        &config.data_dir,
+        db.clone(),
+        models.clone(),
+    )
+    .with_context(|| {
+        format!(
+            "opening the catalog pipeline in {}",
+            config.data_dir.display()
+        )
+    })?;
+    let stop = Arc::new(AtomicBool::new(false));
+    let watcher = run_watcher(Arc::new(pipeline), RESCAN, stop.clone());
+    tracing::info!(inbox = %config.data_dir.join("inbox").display(), "watching for catalog CSVs");
+    let state = AppState::new(db, models);
     let app = api::router(state, config.max_request_size);
     let addr = listener.local_addr()?;
     tracing::info!(%addr, storage = %config.storage.display(), fsync, "helio listening");
     // A stable line on stdout for scripts and tests started with --port 0.
     println!("helio listening on http://{addr}");
-    axum::serve(listener, app)
+    let served = axum::serve(listener, app)
         .with_graceful_shutdown(shutdown)
-        .await?;
+        .await;
+    stop.store(true, Ordering::Relaxed);
+    let _ = tokio::task::spawn_blocking(move || watcher.join()).await;
+    served?;
     Ok(())
 }

@@ -17,7 +17,7 @@ fn point(rng: &mut Rng, id: u64) -> Value {
         "s": {"indices": [id % 50, 100 + id % 7], "values": [1.0, 0.5]},
     });
     // Every third point lacks the "b" vector.
-    if id % 3 != 0 {
+    if !id.is_multiple_of(3) {
         vector["b"] = json!(rng.vector(4));
     }
     json!({"id": id, "vector": vector, "payload": {"id": id}})

@@ -41,7 +41,9 @@ impl ApiError {
                     }
                     EngineError::AlreadyExists(_) => StatusCode::CONFLICT,
                     EngineError::Timeout(_) => StatusCode::REQUEST_TIMEOUT,
-                    EngineError::Storage(_) => StatusCode::INTERNAL_SERVER_ERROR,
+                    EngineError::Storage(_) | EngineError::Locked(_) => {
+                        StatusCode::INTERNAL_SERVER_ERROR
+                    }
                 };
                 let message = match e {
                     // Internals are logged, never echoed.

@@ -21,6 +21,9 @@ pub struct Database {
     /// Optimizer threads, joined on drop so that reopening the same
     /// storage never races a thread of the previous instance.
     optimizers: Mutex<Vec<JoinHandle<()>>>,
+    /// An exclusive lock on `root/.lock`, held while the database is open:
+    /// two processes writing one storage would corrupt it.
+    _lock: std::fs::File,
 }
 
 impl Database {
@@ -29,6 +32,18 @@ impl Database {
     pub fn open(root: &Path, options: EngineOptions) -> Result<Database> {
         let dir = root.join("collections");
         std::fs::create_dir_all(&dir)?;
+        let lock = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(root.join(".lock"))?;
+        match lock.try_lock() {
+            Ok(()) => {}
+            Err(std::fs::TryLockError::WouldBlock) => {
+                return Err(EngineError::Locked(root.display().to_string()))
+            }
+            Err(std::fs::TryLockError::Error(e)) => return Err(e.into()),
+        }
         let mut collections = BTreeMap::new();
         for entry in std::fs::read_dir(&dir)? {
             let entry = entry?;
@@ -50,6 +65,7 @@ impl Database {
             options,
             collections: RwLock::new(collections),
             optimizers: Mutex::new(handles),
+            _lock: lock,
         })
     }
 

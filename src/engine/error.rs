@@ -19,6 +19,9 @@ pub enum EngineError {
     /// Disk, SQLite or a corrupt file: the detail is logged, not shown.
     #[error("storage error: {0}")]
     Storage(String),
+    /// Another process has the storage directory open.
+    #[error("storage {0} is in use by another Helio process")]
+    Locked(String),
     /// A search that ran past its time budget.
     #[error("Timeout error: {0}")]
     Timeout(String),

@@ -26,11 +26,15 @@ impl Server {
         Self::start_env(storage, extra, &[])
     }
 
-    /// Like `start_with`, with extra environment variables.
+    /// Like `start_with`, with extra environment variables. The pipeline's
+    /// data directory is `data` beside `storage`, never the repository's.
     pub fn start_env(storage: &Path, extra: &[&str], env: &[(&str, &str)]) -> Server {
+        let data = storage.with_file_name("data");
         let mut child = Command::new(env!("CARGO_BIN_EXE_helio"))
             .args(["serve", "--port", "0", "--storage"])
             .arg(storage)
+            .arg("--data-dir")
+            .arg(&data)
             .args(extra)
             .env("HELIO_LOG", "warn")
             .envs(env.iter().copied())

@@ -38,7 +38,8 @@ class HelioServer:
         # The model scripts/test.sh installs, whatever the working directory.
         env.setdefault("HELIO_MODEL_DIR", str(REPO_ROOT / "models" / "all-MiniLM-L6-v2"))
         self.proc = subprocess.Popen(
-            [binary, "serve", "--port", "0", "--storage", str(storage)],
+            [binary, "serve", "--port", "0", "--storage", str(storage),
+             "--data-dir", str(storage.parent / "data")],
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             stderr=self._stderr,

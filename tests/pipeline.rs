@@ -1,0 +1,224 @@
+//! The catalog pipeline end to end over a running server: CSVs dropped
+//! into the inbox become searchable products, bad rows land in a report,
+//! a new file withdraws what it no longer lists, nothing is lost across a
+//! SIGKILL; and `helio ingest` does the same from the command line.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use common::Server;
+use serde_json::{json, Value};
+
+fn samples() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("data/samples")
+}
+
+/// Drops `bytes` into the inbox as a client would: written under a
+/// temporary name, renamed when complete.
+fn drop_file(inbox: &Path, name: &str, bytes: &[u8]) {
+    let tmp = inbox.join(format!("{name}.part"));
+    std::fs::write(&tmp, bytes).unwrap();
+    std::fs::rename(&tmp, inbox.join(name)).unwrap();
+}
+
+fn count(server: &Server, collection: &str, filter: Option<Value>) -> u64 {
+    let (status, body) = server.call(
+        "POST",
+        &format!("/collections/{collection}/points/count"),
+        Some(json!({"filter": filter, "exact": true})),
+    );
+    if status != 200 {
+        return 0;
+    }
+    body["result"]["count"].as_u64().unwrap_or(0)
+}
+
+fn wait_for(what: &str, mut done: impl FnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(240);
+    while !done() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+fn files_in(dir: &Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .map(|r| {
+            r.flatten()
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .collect()
+        })
+        .unwrap_or_default();
+    names.sort();
+    names
+}
+
+fn has_dense() -> Value {
+    json!({"must": [{"has_vector": ""}]})
+}
+
+#[test]
+fn dropped_catalogs_become_searchable_and_survive_kill_9() {
+    let dir = tempfile::tempdir().unwrap();
+    let storage = dir.path().join("storage");
+    let data = dir.path().join("data");
+    let server = Server::start(&storage);
+    let inbox = data.join("inbox");
+    for name in [
+        "distribuidora-sol-nascente.csv",
+        "solartech-distribuicao.csv",
+        "exemplo-com-erros.csv",
+    ] {
+        drop_file(&inbox, name, &std::fs::read(samples().join(name)).unwrap());
+    }
+    // A file that is not a CSV at all, and one still being written.
+    drop_file(&inbox, "foto.csv", &[0u8, 159, 146, 150, 0, 0, 1, 2, 3]);
+    std::fs::write(inbox.join("meio-copiado.csv.part"), b"sku;nome\n").unwrap();
+
+    let valid = 120 + 100 + 13;
+    wait_for("every valid product in helio-catalog", || {
+        count(&server, "helio-catalog", None) == valid
+    });
+    // Searchable by keyword at once (BM25), by meaning once embedded.
+    let found = server.ok(
+        "POST",
+        "/collections/helio-catalog/points/query",
+        Some(
+            json!({"query": {"text": "Hoymiles microinversor", "model": "qdrant/bm25"},
+                    "using": "bm25", "limit": 3, "with_payload": true}),
+        ),
+    );
+    let top = &found["points"][0]["payload"];
+    assert!(
+        top["name"].as_str().unwrap().contains("Hoymiles"),
+        "{found}"
+    );
+    wait_for("dense vectors for every product", || {
+        count(&server, "helio-catalog", Some(has_dense())) == valid
+    });
+    let found = server.ok(
+        "POST",
+        "/collections/helio-catalog/points/query",
+        Some(
+            json!({"query": {"text": "bateria de lítio para armazenamento",
+                              "model": "sentence-transformers/all-MiniLM-L6-v2"},
+                    "limit": 3, "with_payload": true}),
+        ),
+    );
+    let kinds: Vec<String> = found["points"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["payload"]["name"].as_str().unwrap().to_lowercase())
+        .collect();
+    assert!(kinds.iter().any(|n| n.contains("bateria")), "{kinds:?}");
+
+    // Files were archived; bad rows and the unreadable file were reported.
+    let processed = files_in(&data.join("processed"));
+    assert_eq!(processed.len(), 3, "{processed:?}");
+    let rejected = files_in(&data.join("rejected"));
+    assert!(
+        rejected
+            .iter()
+            .any(|n| n == "exemplo-com-erros.csv.errors.csv"),
+        "{rejected:?}"
+    );
+    assert!(
+        rejected.iter().any(|n| n == "foto.csv.error.txt"),
+        "{rejected:?}"
+    );
+    assert!(
+        rejected.iter().any(|n| n.ends_with("-foto.csv")),
+        "{rejected:?}"
+    );
+    let report =
+        std::fs::read_to_string(data.join("rejected/exemplo-com-erros.csv.errors.csv")).unwrap();
+    assert_eq!(report.lines().count(), 1 + 7, "{report}");
+    assert!(
+        report.contains("negative") || report.contains("negativ"),
+        "{report}"
+    );
+    assert_eq!(files_in(&inbox), ["meio-copiado.csv.part"]);
+
+    // A new snapshot from SolarTech without its last ten products.
+    let solartech = std::fs::read_to_string(samples().join("solartech-distribuicao.csv")).unwrap();
+    let lines: Vec<&str> = solartech.lines().collect();
+    let shorter = lines[..lines.len() - 10].join("\n");
+    drop_file(&inbox, "solartech-distribuicao.csv", shorter.as_bytes());
+    wait_for("the withdrawn products to leave helio-catalog", || {
+        count(&server, "helio-catalog", None) == valid - 10
+    });
+    let unavailable = json!({"must": [{"key": "available", "match": {"value": false}}]});
+    wait_for("helio-pricing to keep them as unavailable", || {
+        count(&server, "helio-pricing", Some(unavailable.clone())) == 10
+    });
+    assert_eq!(count(&server, "helio-pricing", None), valid);
+    server.kill();
+
+    let server = Server::start(&storage);
+    assert_eq!(count(&server, "helio-catalog", None), valid - 10);
+    assert_eq!(
+        count(&server, "helio-catalog", Some(has_dense())),
+        valid - 10
+    );
+    let priced = server.ok(
+        "POST",
+        "/collections/helio-pricing/points/scroll",
+        Some(
+            json!({"filter": {"must": [{"key": "sku", "match": {"value": "ST-PAN-1000"}}]},
+                    "with_payload": true}),
+        ),
+    );
+    let p = &priced["points"][0]["payload"];
+    assert_eq!(p["distributor"], "solartech-distribuicao");
+    assert_eq!(p["price_history"].as_array().unwrap().len(), 1, "{p}");
+    assert!(p["price_brl"].as_f64().unwrap() > 0.0);
+}
+
+#[test]
+fn helio_ingest_runs_offline_and_hands_over_to_a_running_server() {
+    let dir = tempfile::tempdir().unwrap();
+    let storage = dir.path().join("storage");
+    let data = dir.path().join("data");
+    let ingest = |files: &[PathBuf]| {
+        Command::new(env!("CARGO_BIN_EXE_helio"))
+            .arg("ingest")
+            .args(files)
+            .arg("--storage")
+            .arg(&storage)
+            .arg("--data-dir")
+            .arg(&data)
+            .output()
+            .unwrap()
+    };
+    let out = ingest(&[samples().join("exemplo-com-erros.csv")]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains("13 valid, 7 rejected"), "{stdout}");
+    assert!(stdout.contains("13 products indexed"), "{stdout}");
+    // The original file is left where it was.
+    assert!(samples().join("exemplo-com-erros.csv").exists());
+
+    let bad = dir.path().join("vazio.csv");
+    std::fs::write(&bad, "").unwrap();
+    let out = ingest(&[bad]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stdout).contains("empty"));
+
+    // With a server on the storage, files go to its inbox instead.
+    let server = Server::start(&storage);
+    let out = ingest(&[samples().join("solartech-distribuicao.csv")]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}");
+    assert!(stdout.contains("queued"), "{stdout}");
+    wait_for("the handed-over file", || {
+        count(&server, "helio-catalog", None) == 113
+    });
+}
