@@ -10,6 +10,7 @@ use serde_json::{json, Value};
 
 use std::collections::BTreeMap;
 
+use crate::engine::database::AliasAction;
 use crate::engine::params::{
     CollectionConfig, ConfigUpdate, HnswConfig, HnswConfigDiff, OptimizersConfig,
     OptimizersConfigDiff, SparseVectorParams, VectorParams, VectorsConfig, WalConfig,
@@ -244,7 +245,7 @@ pub async fn exists(
     QPath(name): QPath<String>,
 ) -> Result<Response, ApiError> {
     let started = Instant::now();
-    Ok(ok(started, json!({"exists": state.db.exists(&name)})))
+    Ok(ok(started, json!({"exists": state.db.get(&name).is_ok()})))
 }
 
 pub async fn info(
@@ -343,4 +344,87 @@ pub async fn cluster(
             "shard_transfers": [],
         }),
     ))
+}
+
+/// `POST /collections/aliases`: `{"actions": [{"create_alias": {...}}, ...]}`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AliasRequest {
+    pub actions: Vec<AliasActionWire>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "snake_case", deny_unknown_fields)]
+pub enum AliasActionWire {
+    CreateAlias {
+        collection_name: String,
+        alias_name: String,
+    },
+    DeleteAlias {
+        alias_name: String,
+    },
+    RenameAlias {
+        old_alias_name: String,
+        new_alias_name: String,
+    },
+}
+
+pub async fn update_aliases(
+    State(state): State<AppState>,
+    QQuery(_params): QQuery<WriteParams>,
+    QJson(body): QJson<AliasRequest>,
+) -> Result<Response, ApiError> {
+    let started = Instant::now();
+    let actions: Vec<AliasAction> = body
+        .actions
+        .into_iter()
+        .map(|a| match a {
+            AliasActionWire::CreateAlias {
+                collection_name,
+                alias_name,
+            } => AliasAction::Create {
+                alias: alias_name,
+                collection: collection_name,
+            },
+            AliasActionWire::DeleteAlias { alias_name } => {
+                AliasAction::Delete { alias: alias_name }
+            }
+            AliasActionWire::RenameAlias {
+                old_alias_name,
+                new_alias_name,
+            } => AliasAction::Rename {
+                from: old_alias_name,
+                to: new_alias_name,
+            },
+        })
+        .collect();
+    let db = state.db.clone();
+    blocking(move || db.update_aliases(&actions)).await?;
+    Ok(ok(started, true))
+}
+
+fn aliases_json(list: Vec<(String, String)>) -> Value {
+    let aliases: Vec<Value> = list
+        .into_iter()
+        .map(|(alias, collection)| json!({"alias_name": alias, "collection_name": collection}))
+        .collect();
+    json!({ "aliases": aliases })
+}
+
+pub async fn collection_aliases(
+    State(state): State<AppState>,
+    QPath(name): QPath<String>,
+) -> Result<Response, ApiError> {
+    let started = Instant::now();
+    if !state.db.exists(&name) {
+        return Err(ApiError::Engine(EngineError::NotFound(format!(
+            "Collection `{name}` doesn't exist!"
+        ))));
+    }
+    Ok(ok(started, aliases_json(state.db.aliases(Some(&name)))))
+}
+
+pub async fn all_aliases(State(state): State<AppState>) -> Result<Response, ApiError> {
+    let started = Instant::now();
+    Ok(ok(started, aliases_json(state.db.aliases(None))))
 }

@@ -106,6 +106,8 @@ pub fn router(state: AppState, body_limit: usize) -> Router {
         .route("/telemetry", get(service::telemetry))
         .route("/cluster", get(service::cluster))
         .route("/collections", get(collections::list))
+        .route("/collections/aliases", post(collections::update_aliases))
+        .route("/aliases", get(collections::all_aliases))
         .route(
             c,
             get(collections::info)
@@ -114,6 +116,10 @@ pub fn router(state: AppState, body_limit: usize) -> Router {
                 .delete(collections::delete),
         )
         .route(&format!("{c}/exists"), get(collections::exists))
+        .route(
+            &format!("{c}/aliases"),
+            get(collections::collection_aliases),
+        )
         .route(&format!("{c}/cluster"), get(collections::cluster))
         .route(&format!("{c}/index"), put(collections::create_index))
         .route(

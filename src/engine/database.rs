@@ -24,6 +24,18 @@ pub struct Database {
     /// An exclusive lock on `root/.lock`, held while the database is open:
     /// two processes writing one storage would corrupt it.
     _lock: std::fs::File,
+    /// alias → collection, mirrored in `root/aliases.json`.
+    aliases: RwLock<BTreeMap<String, String>>,
+}
+
+/// One change of `POST /collections/aliases`; a list of them applies
+/// atomically (all or none), so a rename of an alias to another
+/// collection never leaves a moment without it.
+#[derive(Debug, Clone, PartialEq)]
+pub enum AliasAction {
+    Create { alias: String, collection: String },
+    Delete { alias: String },
+    Rename { from: String, to: String },
 }
 
 impl Database {
@@ -56,6 +68,12 @@ impl Database {
             let collection = Arc::new(Collection::open(&entry.path(), &name, options)?);
             collections.insert(name, collection);
         }
+        let aliases = match std::fs::read(root.join(ALIASES_FILE)) {
+            Ok(bytes) => serde_json::from_slice(&bytes)
+                .map_err(|e| EngineError::Storage(format!("corrupt {ALIASES_FILE}: {e}")))?,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => BTreeMap::new(),
+            Err(e) => return Err(e.into()),
+        };
         let handles = collections
             .values()
             .map(|c| optimizer::spawn(Arc::downgrade(c)))
@@ -66,6 +84,7 @@ impl Database {
             collections: RwLock::new(collections),
             optimizers: Mutex::new(handles),
             _lock: lock,
+            aliases: RwLock::new(aliases),
         })
     }
 
@@ -73,12 +92,91 @@ impl Database {
         self.root.join("collections")
     }
 
+    /// A collection by name or by alias.
     pub fn get(&self, name: &str) -> Result<Arc<Collection>> {
-        self.collections
+        let collections = self.collections.read();
+        if let Some(c) = collections.get(name) {
+            return Ok(c.clone());
+        }
+        self.aliases
             .read()
             .get(name)
+            .and_then(|target| collections.get(target))
             .cloned()
             .ok_or_else(|| EngineError::NotFound(format!("Collection `{name}` doesn't exist!")))
+    }
+
+    /// Every alias as (alias, collection), or only those of `collection`.
+    pub fn aliases(&self, collection: Option<&str>) -> Vec<(String, String)> {
+        self.aliases
+            .read()
+            .iter()
+            .filter(|(_, c)| collection.is_none_or(|want| want == c.as_str()))
+            .map(|(a, c)| (a.clone(), c.clone()))
+            .collect()
+    }
+
+    /// Applies alias changes all or nothing, durably.
+    pub fn update_aliases(&self, actions: &[AliasAction]) -> Result<()> {
+        let collections = self.collections.read();
+        let mut aliases = self.aliases.write();
+        let mut next = aliases.clone();
+        for action in actions {
+            match action {
+                AliasAction::Create { alias, collection } => {
+                    validate_name(alias)?;
+                    if !collections.contains_key(collection) {
+                        return Err(EngineError::NotFound(format!(
+                            "Collection `{collection}` doesn't exist!"
+                        )));
+                    }
+                    if collections.contains_key(alias) {
+                        return Err(EngineError::AlreadyExists(format!(
+                            "Alias `{alias}` is the name of a collection"
+                        )));
+                    }
+                    // Creating an existing alias points it elsewhere, as Qdrant does.
+                    next.insert(alias.clone(), collection.clone());
+                }
+                AliasAction::Delete { alias } => {
+                    if next.remove(alias).is_none() {
+                        return Err(EngineError::NotFound(format!(
+                            "Alias `{alias}` doesn't exist!"
+                        )));
+                    }
+                }
+                AliasAction::Rename { from, to } => {
+                    validate_name(to)?;
+                    let target = next.remove(from).ok_or_else(|| {
+                        EngineError::NotFound(format!("Alias `{from}` doesn't exist!"))
+                    })?;
+                    if collections.contains_key(to) {
+                        return Err(EngineError::AlreadyExists(format!(
+                            "Alias `{to}` is the name of a collection"
+                        )));
+                    }
+                    next.insert(to.clone(), target);
+                }
+            }
+        }
+        self.save_aliases(&next)?;
+        *aliases = next;
+        Ok(())
+    }
+
+    /// Writes the alias map to a temporary file and renames it into place.
+    fn save_aliases(&self, aliases: &BTreeMap<String, String>) -> Result<()> {
+        let tmp = self.root.join(format!("{ALIASES_FILE}.tmp"));
+        let bytes = serde_json::to_vec(aliases).expect("a string map serialises");
+        {
+            use std::io::Write;
+            let mut f = std::fs::File::create(&tmp)?;
+            f.write_all(&bytes)?;
+            f.sync_all()?;
+        }
+        std::fs::rename(&tmp, self.root.join(ALIASES_FILE))?;
+        sync_dir(&self.root)?;
+        Ok(())
     }
 
     pub fn exists(&self, name: &str) -> bool {
@@ -102,6 +200,11 @@ impl Database {
         if collections.contains_key(name) {
             return Err(EngineError::AlreadyExists(format!(
                 "Collection `{name}` already exists!"
+            )));
+        }
+        if self.aliases.read().contains_key(name) {
+            return Err(EngineError::AlreadyExists(format!(
+                "Collection name `{name}` is already used by an alias"
             )));
         }
         let tmp = self
@@ -133,6 +236,16 @@ impl Database {
             return Ok(false);
         };
         collection.stop();
+        // Aliases of a deleted collection go with it.
+        {
+            let mut aliases = self.aliases.write();
+            if aliases.values().any(|c| c == name) {
+                let mut next = aliases.clone();
+                next.retain(|_, c| c != name);
+                self.save_aliases(&next)?;
+                *aliases = next;
+            }
+        }
         let path = self.dir().join(name);
         let trash = self
             .dir()
@@ -144,6 +257,8 @@ impl Database {
         Ok(true)
     }
 }
+
+const ALIASES_FILE: &str = "aliases.json";
 
 impl Drop for Database {
     fn drop(&mut self) {
@@ -173,4 +288,52 @@ fn validate_name(name: &str) -> Result<()> {
         )));
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::params::VectorParams;
+    use crate::engine::types::Distance;
+
+    fn options() -> EngineOptions {
+        EngineOptions {
+            fsync: false,
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn aliases_survive_reopen_and_die_with_their_collection() {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let db = Database::open(dir.path(), options()).unwrap();
+            let config = CollectionConfig::new(VectorParams::new(2, Distance::Dot));
+            db.create("a", config).unwrap();
+            db.update_aliases(&[AliasAction::Create {
+                alias: "live".into(),
+                collection: "a".into(),
+            }])
+            .unwrap();
+        }
+        let db = Database::open(dir.path(), options()).unwrap();
+        assert_eq!(db.get("live").unwrap().name(), "a");
+        assert_eq!(db.aliases(Some("a")), vec![("live".into(), "a".into())]);
+        db.delete("a").unwrap();
+        assert!(db.get("live").is_err());
+        drop(db);
+        let db = Database::open(dir.path(), options()).unwrap();
+        assert!(db.aliases(None).is_empty());
+    }
+
+    #[test]
+    fn a_second_process_cannot_open_the_same_storage() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = Database::open(dir.path(), options()).unwrap();
+        // Another open file description conflicts like another process would.
+        let second = Database::open(dir.path(), options());
+        assert!(matches!(second, Err(EngineError::Locked(_))));
+        drop(db);
+        assert!(Database::open(dir.path(), options()).is_ok());
+    }
 }

@@ -1,0 +1,82 @@
+#!/usr/bin/env python3
+"""Measures how long a catalog drop takes to become searchable.
+
+Starts `helio serve` (the binary given, on a fresh storage and data dir),
+drops CSV files into its inbox the way a client should (temporary name,
+then rename), and polls `helio-catalog` until every valid product is
+there by BM25, then until every one has its dense vector. Prints both
+times from the moment of the drop. Uses only the standard library.
+
+    python3 scripts/pipeline-latency.py target/release/helio data/samples/*.csv --expect 233
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+
+def post(url: str, body: dict) -> dict:
+    req = urllib.request.Request(url, json.dumps(body).encode(), {"content-type": "application/json"})
+    with urllib.request.urlopen(req, timeout=30) as r:
+        return json.load(r)
+
+
+def count(base: str, flt: dict | None) -> int:
+    try:
+        return post(f"{base}/collections/helio-catalog/points/count", {"filter": flt, "exact": True})["result"]["count"]
+    except Exception:
+        return 0
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("binary")
+    ap.add_argument("files", nargs="+")
+    ap.add_argument("--expect", type=int, required=True, help="valid products in the files")
+    ap.add_argument("--model-dir", default="models/all-MiniLM-L6-v2")
+    args = ap.parse_args()
+    root = Path(tempfile.mkdtemp(prefix="helio-pipeline-"))
+    env = dict(os.environ, HELIO_LOG="warn", HELIO_MODEL_DIR=args.model_dir)
+    proc = subprocess.Popen(
+        [args.binary, "serve", "--port", "0", "--storage", str(root / "storage"), "--data-dir", str(root / "data")],
+        stdout=subprocess.PIPE, env=env,
+    )
+    try:
+        base = ""
+        for raw in proc.stdout:
+            line = raw.decode()
+            if line.startswith("helio listening on "):
+                base = line.split()[-1]
+                break
+        inbox = root / "data" / "inbox"
+        started = time.monotonic()
+        for f in args.files:
+            tmp = inbox / (Path(f).name + ".part")
+            shutil.copy(f, tmp)
+            tmp.rename(inbox / Path(f).name)
+        keyword = dense = None
+        while time.monotonic() - started < 600:
+            if keyword is None and count(base, None) >= args.expect:
+                keyword = time.monotonic() - started
+            if keyword is not None and count(base, {"must": [{"has_vector": ""}]}) >= args.expect:
+                dense = time.monotonic() - started
+                break
+            time.sleep(0.02)
+        print(f"{args.expect} products: searchable by BM25 after {keyword:.2f} s, "
+              f"all dense vectors after {dense:.2f} s")
+    finally:
+        proc.kill()
+        proc.wait()
+        shutil.rmtree(root, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
