@@ -157,6 +157,7 @@ pub fn router(state: AppState, body_limit: usize) -> Router {
         .route(&format!("{c}/points/batch"), post(points::batch))
         .route(&format!("{c}/points/scroll"), post(points::scroll))
         .route(&format!("{c}/points/count"), post(points::count))
+        .route(&format!("{c}/facet"), post(points::facet))
         .route(&format!("{c}/points/search"), post(search::search))
         .route(
             &format!("{c}/points/search/batch"),

@@ -412,3 +412,41 @@ pub async fn count(
 fn bad_owned(msg: String) -> ApiError {
     ApiError::Engine(EngineError::BadRequest(msg))
 }
+
+/// `POST /collections/{c}/facet`.
+#[derive(Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FacetRequest {
+    key: String,
+    #[serde(default)]
+    limit: Option<usize>,
+    #[serde(default)]
+    filter: Option<crate::engine::filter::Filter>,
+    /// Counts are always exact here; accepted for compatibility.
+    #[serde(default)]
+    #[allow(dead_code)]
+    exact: Option<bool>,
+    #[serde(default)]
+    #[allow(dead_code)]
+    shard_key: Option<serde_json::Value>,
+}
+
+pub async fn facet(
+    State(state): State<AppState>,
+    QPath(name): QPath<String>,
+    QQuery(_params): QQuery<ReadParams>,
+    QJson(body): QJson<FacetRequest>,
+) -> Result<Response, ApiError> {
+    let started = Instant::now();
+    let collection = state.db.get(&name)?;
+    let limit = body.limit.unwrap_or(10);
+    if limit > MAX_LIMIT {
+        return Err(bad(&format!("limit must be at most {MAX_LIMIT}")));
+    }
+    let hits = blocking(move || collection.facet(&body.key, body.filter.as_ref(), limit)).await?;
+    let hits: Vec<serde_json::Value> = hits
+        .into_iter()
+        .map(|(value, count)| json!({"value": value, "count": count}))
+        .collect();
+    Ok(ok(started, json!({ "hits": hits })))
+}

@@ -7,7 +7,7 @@
 //! - `collection`: the write path and point reads; `search` and `scroll`: the read paths.
 //! - `query`: the universal query's stages: prefetch, rescoring and fusion.
 //! - `filter`: Qdrant's filter model; `payload_index`: per-field indexes for the planner.
-//! - `payload`: payload edits and projections.
+//! - `payload`: payload edits and projections; `facet`: value counts of a field.
 //! - `sparse`: the inverted index of sparse vectors, with IDF.
 //! - `distance`: SIMD distance kernels picked at run time.
 //! - `hnsw`: graph construction with `hnsw_rs` and a frozen, read-optimised copy for search.
@@ -19,6 +19,7 @@ pub mod database;
 pub mod datetime;
 pub mod distance;
 pub mod error;
+pub mod facet;
 pub mod filter;
 pub mod geo;
 pub mod hnsw;

@@ -234,3 +234,30 @@ def test_delete_payload_index(client, collection_name):
     # Filtering on the field still works without the index.
     flt = models.Filter(must=[fc("k", match=models.MatchValue(value="v1"))])
     assert ids_for(client, collection_name, flt) == [1, 4, 7, 10]
+
+
+def test_facet_counts_indexed_values(client, collection_name):
+    from qdrant_client import models as m
+    from qdrant_client.http.exceptions import UnexpectedResponse
+    client.create_collection(collection_name, vectors_config=m.VectorParams(size=2, distance=m.Distance.DOT))
+    kinds = ["panel"] * 5 + ["inverter"] * 3 + ["battery"] * 3
+    client.upsert(collection_name, [
+        m.PointStruct(id=i, vector=[1, 0], payload={"kind": k, "tags": ["a", "b", "a"] if i < 2 else ["b"],
+                                                     "phases": 3 if i % 2 else 1})
+        for i, k in enumerate(kinds)], wait=True)
+    with __import__("pytest").raises(UnexpectedResponse) as e:
+        client.facet(collection_name, key="kind")
+    assert e.value.status_code == 400 and b"Index required" in e.value.content
+    for field, schema in [("kind", m.PayloadSchemaType.KEYWORD), ("tags", m.PayloadSchemaType.KEYWORD),
+                          ("phases", m.PayloadSchemaType.INTEGER)]:
+        client.create_payload_index(collection_name, field, schema, wait=True)
+    hits = client.facet(collection_name, key="kind").hits
+    # Most frequent first; ties by value.
+    assert [(h.value, h.count) for h in hits] == [("panel", 5), ("battery", 3), ("inverter", 3)]
+    hits = client.facet(collection_name, key="kind", limit=2,
+                        facet_filter=m.Filter(must=[m.FieldCondition(key="phases", match=m.MatchValue(value=3))])).hits
+    # Odd ids: panels 1 and 3, inverters 5 and 7, battery 9.
+    assert [(h.value, h.count) for h in hits] == [("inverter", 2), ("panel", 2)]
+    # A value repeated in one point's array counts once for that point.
+    assert [(h.value, h.count) for h in client.facet(collection_name, key="tags").hits] == [("b", 11), ("a", 2)]
+    assert [(h.value, h.count) for h in client.facet(collection_name, key="phases").hits] == [(1, 6), (3, 5)]
