@@ -8,11 +8,16 @@ there by BM25, then until every one has its dense vector. Prints both
 times from the moment of the drop. Uses only the standard library.
 
     python3 scripts/pipeline-latency.py target/release/helio data/samples/*.csv --expect 233
+    python3 scripts/pipeline-latency.py target/release/helio --rows 1000
+
+`--rows N` drops one file of N products made from the SolarTech sample
+(SKUs and names suffixed, so every text is new to the embedding cache).
 """
 
 from __future__ import annotations
 
 import argparse
+import csv
 import json
 import os
 import shutil
@@ -36,14 +41,36 @@ def count(base: str, flt: dict | None) -> int:
         return 0
 
 
+def make_file(path: Path, n: int) -> Path:
+    sample = Path(__file__).resolve().parents[1] / "data" / "samples" / "solartech-distribuicao.csv"
+    with open(sample, encoding="utf-8") as f:
+        rows = list(csv.reader(f))
+    header, body = rows[0], rows[1:]
+    with open(path, "w", encoding="utf-8", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(header)
+        for i in range(n):
+            row = list(body[i % len(body)])
+            lot = i // len(body)
+            row[0], row[1] = f"{row[0]}-L{lot}", f"{row[1]} lote {lot}"
+            w.writerow(row)
+    return path
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("binary")
-    ap.add_argument("files", nargs="+")
-    ap.add_argument("--expect", type=int, required=True, help="valid products in the files")
+    ap.add_argument("files", nargs="*")
+    ap.add_argument("--expect", type=int, help="valid products in the files")
+    ap.add_argument("--rows", type=int, help="make one file of this many products instead")
     ap.add_argument("--model-dir", default="models/all-MiniLM-L6-v2")
     args = ap.parse_args()
     root = Path(tempfile.mkdtemp(prefix="helio-pipeline-"))
+    if args.rows:
+        args.files = [str(make_file(root / "catalogo.csv", args.rows))]
+        args.expect = args.rows
+    if not args.files or not args.expect:
+        ap.error("give files and --expect, or --rows")
     env = dict(os.environ, HELIO_LOG="warn", HELIO_MODEL_DIR=args.model_dir)
     proc = subprocess.Popen(
         [args.binary, "serve", "--port", "0", "--storage", str(root / "storage"), "--data-dir", str(root / "data")],

@@ -14,6 +14,7 @@ pub mod models;
 pub mod points;
 pub mod search;
 pub mod service;
+pub mod snapshots;
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -119,6 +120,20 @@ pub fn router(state: AppState, body_limit: usize) -> Router {
         .route(
             &format!("{c}/aliases"),
             get(collections::collection_aliases),
+        )
+        .route(
+            &format!("{c}/snapshots"),
+            get(snapshots::list).post(snapshots::create),
+        )
+        .route(
+            &format!("{c}/snapshots/upload"),
+            // Snapshots are as large as their collections.
+            post(snapshots::upload).layer(DefaultBodyLimit::disable()),
+        )
+        .route(&format!("{c}/snapshots/recover"), put(snapshots::recover))
+        .route(
+            &format!("{c}/snapshots/{{snapshot}}"),
+            get(snapshots::download).delete(snapshots::delete),
         )
         .route(&format!("{c}/cluster"), get(collections::cluster))
         .route(&format!("{c}/index"), put(collections::create_index))

@@ -112,8 +112,8 @@ pub struct CollectionInfo {
 }
 
 /// Writer-only state, behind the write mutex.
-struct WriteState {
-    next_offset: Offset,
+pub(super) struct WriteState {
+    pub(super) next_offset: Offset,
     next_version: u64,
 }
 
@@ -123,7 +123,7 @@ pub struct Collection {
     pub(super) config: RwLock<CollectionConfig>,
     pub(super) store: Store,
     pub(super) points: RwLock<Points>,
-    writer: Mutex<WriteState>,
+    pub(super) writer: Mutex<WriteState>,
     pub(super) options: EngineOptions,
     /// Wakes the optimizer thread; `true` in the mutex means "work to do".
     pub(super) wake: (Mutex<bool>, Condvar),
@@ -149,7 +149,7 @@ const META_NEXT_VERSION: &str = "next_version";
 /// Graph segments of the unnamed vector, as storage before named vectors
 /// recorded them; read at start-up, never written.
 const META_SEGMENTS_V1: &str = "segments";
-const META_SEGMENTS: &str = "vector_segments";
+pub(super) const META_SEGMENTS: &str = "vector_segments";
 const META_INDEXES: &str = "payload_indexes";
 const META_INFERENCE_MODEL: &str = "inference_model";
 
@@ -811,7 +811,7 @@ struct Placed {
 /// The arena directory of a dense vector: `vectors` for the unnamed one
 /// (the layout before named vectors), else the name in hex, since a
 /// vector name may hold any character.
-fn arena_dir(name: &str) -> String {
+pub(super) fn arena_dir(name: &str) -> String {
     if name.is_empty() {
         "vectors".to_string()
     } else {

@@ -11,6 +11,7 @@ use super::collection::Collection;
 use super::error::{EngineError, Result};
 use super::optimizer;
 use super::params::CollectionConfig;
+use super::snapshot;
 use super::storage::sync_dir;
 use super::EngineOptions;
 
@@ -90,6 +91,11 @@ impl Database {
 
     fn dir(&self) -> PathBuf {
         self.root.join("collections")
+    }
+
+    /// The storage directory.
+    pub fn root(&self) -> &Path {
+        &self.root
     }
 
     /// A collection by name or by alias.
@@ -202,14 +208,8 @@ impl Database {
                 "Collection `{name}` already exists!"
             )));
         }
-        if self.aliases.read().contains_key(name) {
-            return Err(EngineError::AlreadyExists(format!(
-                "Collection name `{name}` is already used by an alias"
-            )));
-        }
-        let tmp = self
-            .dir()
-            .join(format!(".new-{}", uuid::Uuid::new_v4().simple()));
+        self.check_not_alias(name)?;
+        let tmp = self.staging_dir("new");
         let created = Collection::create(&tmp, name, config, self.options);
         let collection = match created {
             Ok(c) => c,
@@ -219,14 +219,41 @@ impl Database {
             }
         };
         drop(collection);
+        self.install(&mut collections, &tmp, name)
+    }
+
+    /// Moves a collection built in `tmp` to its place, opens it and starts
+    /// its optimizer. The caller holds the collections' write lock.
+    fn install(
+        &self,
+        collections: &mut BTreeMap<String, Arc<Collection>>,
+        tmp: &Path,
+        name: &str,
+    ) -> Result<()> {
         let path = self.dir().join(name);
-        std::fs::rename(&tmp, &path)?;
+        std::fs::rename(tmp, &path)?;
         sync_dir(&self.dir())?;
         let collection = Arc::new(Collection::open(&path, name, self.options)?);
         self.optimizers
             .lock()
             .push(optimizer::spawn(Arc::downgrade(&collection)));
         collections.insert(name.to_string(), collection);
+        Ok(())
+    }
+
+    /// A hidden directory beside the collections: start-up deletes it if a
+    /// crash leaves it behind.
+    fn staging_dir(&self, kind: &str) -> PathBuf {
+        self.dir()
+            .join(format!(".{kind}-{}", uuid::Uuid::new_v4().simple()))
+    }
+
+    fn check_not_alias(&self, name: &str) -> Result<()> {
+        if self.aliases.read().contains_key(name) {
+            return Err(EngineError::AlreadyExists(format!(
+                "Collection name `{name}` is already used by an alias"
+            )));
+        }
         Ok(())
     }
 
@@ -247,9 +274,7 @@ impl Database {
             }
         }
         let path = self.dir().join(name);
-        let trash = self
-            .dir()
-            .join(format!(".del-{}", uuid::Uuid::new_v4().simple()));
+        let trash = self.staging_dir("del");
         std::fs::rename(&path, &trash)?;
         sync_dir(&self.dir())?;
         drop(collection);
@@ -259,6 +284,157 @@ impl Database {
 }
 
 const ALIASES_FILE: &str = "aliases.json";
+
+/// A snapshot file as the snapshot routes list it.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct SnapshotDescription {
+    pub name: String,
+    /// UTC, without zone, as Qdrant writes it.
+    pub creation_time: Option<String>,
+    pub size: u64,
+    /// SHA-256 of the file, hex.
+    pub checksum: Option<String>,
+}
+
+impl Database {
+    fn snapshots_dir(&self, collection: &str) -> PathBuf {
+        self.root.join("snapshots").join(collection)
+    }
+
+    /// Takes a snapshot of `collection` into `snapshots/<collection>/`.
+    pub fn create_snapshot(&self, collection: &str) -> Result<SnapshotDescription> {
+        let c = self.get(collection)?;
+        let dir = self.snapshots_dir(c.name());
+        std::fs::create_dir_all(&dir)?;
+        let now = chrono::Utc::now();
+        let name = format!(
+            "{}-{}.snapshot",
+            c.name(),
+            now.format("%Y-%m-%d-%H-%M-%S-%3f")
+        );
+        let tmp = dir.join(format!(".{name}.tmp"));
+        c.snapshot(&tmp)?;
+        let checksum = sha256_file(&tmp)?;
+        std::fs::write(dir.join(format!("{name}.checksum")), &checksum)?;
+        std::fs::rename(&tmp, dir.join(&name))?;
+        sync_dir(&dir)?;
+        self.describe(&dir, &name)
+    }
+
+    fn describe(&self, dir: &Path, name: &str) -> Result<SnapshotDescription> {
+        let meta = std::fs::metadata(dir.join(name))?;
+        let creation_time = meta.modified().ok().map(|t| {
+            chrono::DateTime::<chrono::Utc>::from(t)
+                .format("%Y-%m-%dT%H:%M:%S")
+                .to_string()
+        });
+        let checksum = std::fs::read_to_string(dir.join(format!("{name}.checksum"))).ok();
+        Ok(SnapshotDescription {
+            name: name.to_string(),
+            creation_time,
+            size: meta.len(),
+            checksum,
+        })
+    }
+
+    /// Snapshots of `collection`, oldest first.
+    pub fn list_snapshots(&self, collection: &str) -> Result<Vec<SnapshotDescription>> {
+        let c = self.get(collection)?;
+        let dir = self.snapshots_dir(c.name());
+        let mut out = Vec::new();
+        if let Ok(entries) = std::fs::read_dir(&dir) {
+            for entry in entries.flatten() {
+                let name = entry.file_name().to_string_lossy().into_owned();
+                if name.ends_with(".snapshot") && !name.starts_with('.') {
+                    out.push(self.describe(&dir, &name)?);
+                }
+            }
+        }
+        out.sort_by(|a, b| {
+            a.creation_time
+                .cmp(&b.creation_time)
+                .then(a.name.cmp(&b.name))
+        });
+        Ok(out)
+    }
+
+    /// The file of snapshot `name` of `collection`; the name is checked so
+    /// it can never point outside the snapshot directory.
+    pub fn snapshot_path(&self, collection: &str, name: &str) -> Result<PathBuf> {
+        let c = self.get(collection)?;
+        let plain = !name.is_empty()
+            && !name.starts_with('.')
+            && name.ends_with(".snapshot")
+            && !name.contains(['/', '\\', '\0']);
+        let path = self.snapshots_dir(c.name()).join(name);
+        if !plain || !path.is_file() {
+            return Err(EngineError::NotFound(format!(
+                "Snapshot {name} of collection {collection} not found"
+            )));
+        }
+        Ok(path)
+    }
+
+    pub fn delete_snapshot(&self, collection: &str, name: &str) -> Result<()> {
+        let path = self.snapshot_path(collection, name)?;
+        std::fs::remove_file(&path)?;
+        let _ = std::fs::remove_file(path.with_file_name(format!("{name}.checksum")));
+        Ok(())
+    }
+
+    /// Replaces (or creates) collection `name` with the content of
+    /// `snapshot`. The snapshot is unpacked and opened aside first: a bad
+    /// file leaves the existing collection untouched.
+    pub fn recover(&self, name: &str, snapshot: &Path) -> Result<()> {
+        validate_name(name)?;
+        self.check_not_alias(name)?;
+        let tmp = self.staging_dir("new");
+        let checked = snapshot::unpack(snapshot, &tmp)
+            .and_then(|_| Collection::open(&tmp, name, self.options));
+        match checked {
+            Ok(c) => {
+                c.stop();
+                drop(c);
+            }
+            Err(e) => {
+                let _ = std::fs::remove_dir_all(&tmp);
+                return Err(e);
+            }
+        }
+        let mut collections = self.collections.write();
+        if let Some(old) = collections.remove(name) {
+            old.stop();
+            let trash = self.staging_dir("del");
+            std::fs::rename(self.dir().join(name), &trash)?;
+            drop(old);
+            let _ = std::fs::remove_dir_all(&trash);
+        }
+        self.install(&mut collections, &tmp, name)?;
+        tracing::info!(collection = name, snapshot = %snapshot.display(), "collection recovered from snapshot");
+        Ok(())
+    }
+}
+
+/// SHA-256 of a file, hex, read in blocks.
+pub fn sha256_file(path: &Path) -> Result<String> {
+    use sha2::{Digest, Sha256};
+    use std::io::Read;
+    let mut file = std::fs::File::open(path)?;
+    let mut hasher = Sha256::new();
+    let mut buf = vec![0u8; 1 << 20];
+    loop {
+        let n = file.read(&mut buf)?;
+        if n == 0 {
+            break;
+        }
+        hasher.update(&buf[..n]);
+    }
+    Ok(hasher
+        .finalize()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect())
+}
 
 impl Drop for Database {
     fn drop(&mut self) {

@@ -12,7 +12,8 @@
 //! - `distance`: SIMD distance kernels picked at run time.
 //! - `hnsw`: graph construction with `hnsw_rs` and a frozen, read-optimised copy for search.
 //! - `optimizer`: background indexing, vacuum and merging.
-//! - `database`: all collections of one storage directory.
+//! - `database`: all collections of one storage directory, aliases, snapshot files.
+//! - `snapshot`: a collection as one tar file, and back.
 
 pub mod collection;
 pub mod database;
@@ -31,6 +32,7 @@ pub mod points;
 pub mod query;
 pub mod scroll;
 pub mod search;
+pub mod snapshot;
 pub mod sparse;
 pub mod storage;
 pub mod types;

@@ -168,6 +168,36 @@ impl Arena {
         Ok(())
     }
 
+    /// The written prefix of each chunk file holding slots below `until`,
+    /// as (file name, bytes), for snapshots. A shorter chunk file reopens
+    /// fine: [`Arena::open`] extends it with zeros.
+    pub fn export(&self, until: Offset) -> Vec<(String, &[u8])> {
+        let slot = self.dim * 4;
+        let mut out = Vec::new();
+        let mut left = until as usize;
+        for i in 0..MAX_CHUNKS {
+            if left == 0 {
+                break;
+            }
+            let Some(map) = self.chunks[i].get() else {
+                break;
+            };
+            let slots = left.min(SLOTS_PER_CHUNK);
+            // SAFETY: the mapping lives as long as `self` and holds
+            // SLOTS_PER_CHUNK slots; the caller holds the write lock, so no
+            // slot below `until` is being written.
+            let bytes = unsafe { std::slice::from_raw_parts(map.as_ptr(), slots * slot) };
+            let name = self
+                .chunk_path(i)
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            out.push((name, bytes));
+            left -= slots;
+        }
+        out
+    }
+
     /// Bytes of all chunk files (allocated size, sparse files count fully).
     pub fn file_bytes(&self) -> u64 {
         self.chunks.iter().filter(|c| c.get().is_some()).count() as u64 * self.chunk_bytes()
@@ -314,6 +344,16 @@ impl Store {
             }
         }
         tx.commit()?;
+        Ok(())
+    }
+
+    /// A consistent, compacted copy of the database at `path` (SQLite's
+    /// `VACUUM INTO`), for snapshots.
+    pub fn copy_to(&self, path: &Path) -> Result<()> {
+        let target = path.to_string_lossy().into_owned();
+        self.conn
+            .lock()
+            .execute("VACUUM INTO ?1", params![target])?;
         Ok(())
     }
 
