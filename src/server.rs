@@ -11,6 +11,7 @@ use crate::api::{self, AppState};
 use crate::config::Config;
 use crate::embed::{EmbedCache, Models};
 use crate::engine::{Database, EngineOptions};
+use crate::pipeline::assets::Assets;
 use crate::pipeline::ingest::run_watcher;
 use crate::pipeline::Pipeline;
 
@@ -57,10 +58,21 @@ pub async fn serve(
             config.data_dir.display()
         )
     })?;
+    let assets = Arc::new(
+        Assets::open(
+            &config.storage.join("assets.sqlite"),
+            &config.data_dir.join("kb"),
+            db.clone(),
+            models.clone(),
+            Arc::new(pipeline),
+        )
+        .context("opening the asset records")?,
+    );
     let stop = Arc::new(AtomicBool::new(false));
-    let watcher = run_watcher(Arc::new(pipeline), RESCAN, stop.clone());
+    let watcher = run_watcher(assets.clone(), RESCAN, stop.clone());
     tracing::info!(inbox = %config.data_dir.join("inbox").display(), "watching for catalog CSVs");
-    let state = AppState::new(db, models);
+    let mut state = AppState::new(db, models);
+    state.assets = Some(assets);
     let app = api::router(state, config.max_request_size);
     let addr = listener.local_addr()?;
     tracing::info!(%addr, storage = %config.storage.display(), fsync, "helio listening");

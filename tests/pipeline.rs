@@ -222,3 +222,102 @@ fn helio_ingest_runs_offline_and_hands_over_to_a_running_server() {
         count(&server, "helio-catalog", None) == 113
     });
 }
+
+#[test]
+fn document_knowledge_bases_materialize_with_a_recorded_history() {
+    let dir = tempfile::tempdir().unwrap();
+    let storage = dir.path().join("storage");
+    let kb = dir.path().join("data/kb/regulatory");
+    std::fs::create_dir_all(&kb).unwrap();
+    let doc = |id: &str, title: &str, sections: &[(&str, &str)]| {
+        let mut text = format!("---\nid: {id}\ntitle: {title}\nkb: regulatory\nsource: \"{title}\"\n---\n\n# {title}\n");
+        for (h, body) in sections {
+            text.push_str(&format!("\n## {h}\n\n{body}\n"));
+        }
+        text
+    };
+    std::fs::write(
+        kb.join("lei.md"),
+        doc(
+            "reg-lei",
+            "Lei 14.300/2022",
+            &[
+                (
+                    "Microgeração",
+                    "Microgeração distribuída vai até 75 kW de potência instalada.",
+                ),
+                ("Créditos", "Os créditos de energia valem por 60 meses."),
+            ],
+        ),
+    )
+    .unwrap();
+    std::fs::write(kb.join("ruim.md"), "sem front matter").unwrap();
+    let server = Server::start(&storage);
+
+    // Start-up materializes the documents it finds.
+    wait_for("helio-regulatory", || {
+        count(&server, "helio-regulatory", None) == 2
+    });
+    let found = server.ok(
+        "POST",
+        "/collections/helio-regulatory/points/query",
+        Some(json!({"query": {"text": "validade dos créditos", "model": "sentence-transformers/all-MiniLM-L6-v2"},
+                    "limit": 1, "with_payload": true})),
+    );
+    let top = &found["points"][0]["payload"];
+    assert_eq!(top["doc_id"], "reg-lei");
+    assert_eq!(top["heading"], "Créditos");
+    assert_eq!(top["title"], "Lei 14.300/2022");
+
+    // One section removed: the rerun deletes its chunk.
+    std::fs::write(
+        kb.join("lei.md"),
+        doc(
+            "reg-lei",
+            "Lei 14.300/2022",
+            &[("Microgeração", "Até 75 kW.")],
+        ),
+    )
+    .unwrap();
+    let run = server.ok("POST", "/assets/regulatory_kb/materialize", None);
+    assert_eq!(run["status"], "success", "{run}");
+    assert_eq!(run["rows_out"], 1);
+    assert_eq!(run["rows_rejected"], 1, "the file without front matter");
+    assert_eq!(count(&server, "helio-regulatory", None), 1);
+
+    let assets = server.ok("GET", "/assets", None);
+    let names: Vec<&str> = assets["assets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        names,
+        [
+            "catalog_kb",
+            "pricing_kb",
+            "regulatory_kb",
+            "technical_kb",
+            "sales_kb"
+        ]
+    );
+    assert_eq!(assets["assets"][1]["depends_on"], json!(["catalog_kb"]));
+    let (status, body) = server.call("POST", "/assets/nope/materialize", None);
+    assert_eq!(status, 404, "{body}");
+    server.kill();
+
+    // The history survives a restart (which runs the asset once more).
+    let server = Server::start(&storage);
+    let history = || server.ok("GET", "/assets/regulatory_kb/materializations", None);
+    wait_for("the start-up run", || {
+        let runs = history();
+        let runs = runs["materializations"].as_array().unwrap().clone();
+        runs.len() == 3 && runs[0]["status"] != "running"
+    });
+    let runs = history();
+    let runs = runs["materializations"].as_array().unwrap();
+    assert!(runs
+        .iter()
+        .all(|r| r["status"] == "success" && r["finished_at"].is_string()));
+}

@@ -9,6 +9,7 @@ use serde_json::json;
 
 use crate::embed::EmbedError;
 use crate::engine::EngineError;
+use crate::pipeline::assets::AssetError;
 
 #[derive(Debug)]
 pub enum ApiError {
@@ -24,6 +25,8 @@ pub enum ApiError {
     UnsupportedMediaType(String),
     PayloadTooLarge(String),
     NotFound(String),
+    /// A knowledge-base asset run that could not start or failed.
+    Asset(AssetError),
 }
 
 impl ApiError {
@@ -75,6 +78,17 @@ impl ApiError {
             ApiError::UnsupportedMediaType(m) => (StatusCode::UNSUPPORTED_MEDIA_TYPE, m.clone()),
             ApiError::PayloadTooLarge(m) => (StatusCode::PAYLOAD_TOO_LARGE, m.clone()),
             ApiError::NotFound(m) => (StatusCode::NOT_FOUND, m.clone()),
+            ApiError::Asset(e) => {
+                let status = match e {
+                    AssetError::Unknown(_) => StatusCode::NOT_FOUND,
+                    AssetError::Running(_) | AssetError::UpstreamFailed { .. } => {
+                        StatusCode::CONFLICT
+                    }
+                    AssetError::NoModel => StatusCode::SERVICE_UNAVAILABLE,
+                    _ => StatusCode::INTERNAL_SERVER_ERROR,
+                };
+                (status, e.to_string())
+            }
         }
     }
 }

@@ -5,6 +5,7 @@
 //! Errors go through [`error::ApiError`], the only place that picks HTTP
 //! statuses.
 
+pub mod assets;
 pub mod collections;
 pub mod embeddings;
 pub mod error;
@@ -39,6 +40,9 @@ pub struct AppState {
     pub metrics: Arc<Metrics>,
     pub instance_id: String,
     pub started_at: chrono::DateTime<chrono::Utc>,
+    /// The knowledge-base assets; `None` when the server runs without the
+    /// pipeline (embedded use, tests of the API alone).
+    pub assets: Option<Arc<crate::pipeline::assets::Assets>>,
 }
 
 impl AppState {
@@ -49,6 +53,7 @@ impl AppState {
             metrics: Arc::new(Metrics::new()),
             instance_id: uuid::Uuid::new_v4().to_string(),
             started_at: chrono::Utc::now(),
+            assets: None,
         }
     }
 }
@@ -109,6 +114,9 @@ pub fn router(state: AppState, body_limit: usize) -> Router {
         .route("/collections", get(collections::list))
         .route("/collections/aliases", post(collections::update_aliases))
         .route("/aliases", get(collections::all_aliases))
+        .route("/assets", get(assets::list))
+        .route("/assets/{asset}/materializations", get(assets::runs))
+        .route("/assets/{asset}/materialize", post(assets::materialize))
         .route(
             c,
             get(collections::info)

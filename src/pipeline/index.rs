@@ -103,8 +103,8 @@ impl Indexer {
         self.behind
             .store(false, std::sync::atomic::Ordering::Relaxed);
         let dim = embedder.dim();
-        let catalog = self.ensure_collection(CATALOG_COLLECTION, dim)?;
-        let pricing = self.ensure_collection(PRICING_COLLECTION, dim)?;
+        let catalog = ensure_collection(&self.db, CATALOG_COLLECTION, dim)?;
+        let pricing = ensure_collection(&self.db, PRICING_COLLECTION, dim)?;
         let bm25 = self.models.bm25(None)?;
         let texts: Vec<String> = pending.iter().map(|p| product_text(&p.product)).collect();
 
@@ -202,57 +202,59 @@ impl Indexer {
         );
         Ok(report)
     }
+}
 
-    /// The collection `name`, created on first use with the unnamed dense
-    /// vector of the default model, the BM25 sparse vector and payload
-    /// indexes on the fields Hélio filters by.
-    fn ensure_collection(
-        &self,
-        name: &str,
-        dim: usize,
-    ) -> Result<Arc<crate::engine::Collection>, IndexError> {
-        if !self.db.exists(name) {
-            let sparse = [(
-                BM25_VECTOR.to_string(),
-                SparseVectorParams {
-                    index: None,
-                    modifier: Some(crate::engine::params::Modifier::Idf),
-                },
-            )];
-            let config = CollectionConfig::with_vectors(
-                VectorsConfig::Single(VectorParams::new(dim, Distance::Cosine)),
-                Some(sparse.into_iter().collect()),
-            );
-            match self.db.create(name, config) {
-                Ok(()) | Err(EngineError::AlreadyExists(_)) => {}
-                Err(e) => return Err(e.into()),
-            }
-            let collection = self.db.get(name)?;
-            for (field, schema) in [
-                ("distributor", "keyword"),
-                ("sku", "keyword"),
-                ("category", "keyword"),
-                ("manufacturer", "keyword"),
-                ("kind", "keyword"),
-                ("available", "bool"),
-                ("price_brl", "float"),
-                ("power_w", "float"),
-            ] {
-                let schema: PayloadFieldSchema =
-                    serde_json::from_value(json!(schema)).expect("known schema names parse");
-                collection.create_payload_index(field, schema)?;
-            }
+/// The knowledge-base collection `name`, created on first use with the
+/// unnamed dense vector of the default model, the BM25 sparse vector and
+/// payload indexes on the fields Hélio filters by. Shared by the catalog
+/// and the document knowledge bases.
+pub fn ensure_collection(
+    db: &Database,
+    name: &str,
+    dim: usize,
+) -> Result<Arc<crate::engine::Collection>, IndexError> {
+    if !db.exists(name) {
+        let sparse = [(
+            BM25_VECTOR.to_string(),
+            SparseVectorParams {
+                index: None,
+                modifier: Some(crate::engine::params::Modifier::Idf),
+            },
+        )];
+        let config = CollectionConfig::with_vectors(
+            VectorsConfig::Single(VectorParams::new(dim, Distance::Cosine)),
+            Some(sparse.into_iter().collect()),
+        );
+        match db.create(name, config) {
+            Ok(()) | Err(EngineError::AlreadyExists(_)) => {}
+            Err(e) => return Err(e.into()),
         }
-        let collection = self.db.get(name)?;
-        if collection.dim("") != Some(dim) {
-            return Err(EngineError::BadRequest(format!(
-                "collection `{name}` holds vectors of size {:?}, but the model makes {dim}; delete it to rebuild it from the catalog",
-                collection.dim("")
-            ))
-            .into());
+        let collection = db.get(name)?;
+        for (field, schema) in [
+            ("distributor", "keyword"),
+            ("sku", "keyword"),
+            ("category", "keyword"),
+            ("manufacturer", "keyword"),
+            ("kind", "keyword"),
+            ("available", "bool"),
+            ("price_brl", "float"),
+            ("power_w", "float"),
+            ("doc_id", "keyword"),
+        ] {
+            let schema: PayloadFieldSchema =
+                serde_json::from_value(json!(schema)).expect("known schema names parse");
+            collection.create_payload_index(field, schema)?;
         }
-        Ok(collection)
     }
+    let collection = db.get(name)?;
+    if collection.dim("") != Some(dim) {
+        return Err(EngineError::BadRequest(format!(
+            "collection `{name}` holds vectors of size {:?}, but the model makes {dim}; delete it to rebuild it",
+            collection.dim("")
+        ))
+        .into());
+    }
+    Ok(collection)
 }
 
 /// The point id of a product in both collections: stable across files

@@ -242,18 +242,21 @@ fn io(path: &Path, e: std::io::Error) -> PipelineError {
     PipelineError::Io(path.display().to_string(), e)
 }
 
-/// Runs the drop-folder loop until `stop` is set: waits for a file event
-/// or the rescan interval, ingests what is ready, then syncs the index.
+/// Runs the drop-folder loop until `stop` is set: first materializes the
+/// assets that have input (catching up what a crash or a missing model
+/// left behind), then waits for a file event or the rescan interval,
+/// ingests what is ready and re-materializes the catalog assets.
 /// Runs on its own thread; embedding is CPU work that must not block the
 /// HTTP runtime.
 pub fn run_watcher(
-    pipeline: Arc<Pipeline>,
+    assets: Arc<super::assets::Assets>,
     rescan: Duration,
     stop: Arc<std::sync::atomic::AtomicBool>,
 ) -> std::thread::JoinHandle<()> {
     std::thread::Builder::new()
         .name("helio-pipeline".into())
         .spawn(move || {
+            let pipeline = assets.pipeline().clone();
             let (tx, rx) = std::sync::mpsc::channel();
             let _watcher = match super::inbox::watch(pipeline.inbox.inbox_dir(), tx) {
                 Ok(w) => Some(w),
@@ -262,9 +265,14 @@ pub fn run_watcher(
                     None
                 }
             };
-            // Whatever a previous run left pending (a crash, a missing model).
-            if let Err(e) = pipeline.sync() {
-                tracing::warn!(error = %e, "knowledge-base sync failed");
+            for asset in super::assets::Assets::names() {
+                if stop.load(std::sync::atomic::Ordering::Relaxed) {
+                    return;
+                }
+                if assets.has_input(asset) {
+                    // Failures are recorded in the asset's history.
+                    let _ = assets.materialize(asset);
+                }
             }
             while !stop.load(std::sync::atomic::Ordering::Relaxed) {
                 // An event means a file is being written; wait for it to
@@ -275,8 +283,8 @@ pub fn run_watcher(
                 }
                 let reports = pipeline.scan_inbox();
                 if reports.iter().any(|r| r.outcome == "processed") || pipeline.indexer.behind() {
-                    if let Err(e) = pipeline.sync() {
-                        tracing::warn!(error = %e, "knowledge-base sync failed");
+                    for asset in ["catalog_kb", "pricing_kb"] {
+                        let _ = assets.materialize(asset);
                     }
                 }
             }

@@ -16,16 +16,21 @@
 //!   ingest log and what the search index has caught up with;
 //! * [`ingest`]: one file through all of the above, all or nothing;
 //! * [`index`]: brings the `helio-catalog` and `helio-pricing` collections
-//!   up to date with the catalog.
+//!   up to date with the catalog;
+//! * [`kb`]: the regulatory, technical and sales documents, cut into
+//!   sections;
+//! * [`assets`]: the five knowledge-base assets and their run history.
 //!
 //! The catalog is the source of truth and the collections are derived
 //! from it: a crash between the two leaves products pending, and the next
 //! sync (at start-up or after the next file) indexes them.
 
+pub mod assets;
 pub mod catalog;
 pub mod inbox;
 pub mod index;
 pub mod ingest;
+pub mod kb;
 pub mod parse;
 pub mod report;
 pub mod validate;
