@@ -32,6 +32,16 @@ enum Command {
     /// Ingest distributor catalog CSVs into the catalog and the knowledge
     /// bases, as the server does with files dropped into its inbox.
     Ingest(IngestCommand),
+    /// Materialize knowledge-base assets now (all five when none is named).
+    Materialize(MaterializeCommand),
+}
+
+#[derive(clap::Args)]
+struct MaterializeCommand {
+    /// catalog_kb, pricing_kb, regulatory_kb, technical_kb, sales_kb.
+    assets: Vec<String>,
+    #[command(flatten)]
+    serve: ServeArgs,
 }
 
 #[derive(clap::Args)]
@@ -103,6 +113,11 @@ fn main() -> anyhow::Result<()> {
             let config = Config::resolve(cmd.serve, cli.config.as_deref())?;
             init_logging("warn");
             ingest(&config, &cmd.files)
+        }
+        Command::Materialize(cmd) => {
+            let config = Config::resolve(cmd.serve, cli.config.as_deref())?;
+            init_logging("warn");
+            materialize(&config, &cmd.assets)
         }
     }
 }
@@ -190,6 +205,80 @@ fn ingest(config: &Config, files: &[PathBuf]) -> anyhow::Result<()> {
         }
     );
     anyhow::ensure!(refused == 0, "{refused} file(s) rejected");
+    Ok(())
+}
+
+/// `helio materialize`: runs assets in this process and prints each run.
+fn materialize(config: &Config, names: &[String]) -> anyhow::Result<()> {
+    use helio::embed::{EmbedCache, Models};
+    use helio::engine::{Database, EngineError, EngineOptions};
+    use helio::pipeline::assets::Assets;
+    use helio::pipeline::Pipeline;
+    use std::sync::Arc;
+
+    let names: Vec<String> = if names.is_empty() {
+        Assets::names().map(String::from).collect()
+    } else {
+        names.to_vec()
+    };
+    let options = EngineOptions {
+        fsync: config.fsync,
+        builder: config.graph_builder,
+    };
+    let db = match Database::open(&config.storage, options) {
+        Ok(db) => Arc::new(db),
+        Err(EngineError::Locked(_)) => anyhow::bail!(
+            "a running server owns {}; ask it instead: curl -X POST http://HOST:PORT/assets/ASSET/materialize",
+            config.storage.display()
+        ),
+        Err(e) => return Err(e).context("opening storage"),
+    };
+    let cache = EmbedCache::open(
+        &config.storage.join("embedding-cache.sqlite"),
+        config.models.cache_entries,
+    )?;
+    let models = Arc::new(Models::load(&config.models, cache));
+    let pipeline = Pipeline::open(
+        &config.storage.join("catalog.sqlite"),
+        &config.data_dir,
+        db.clone(),
+        models.clone(),
+    )?;
+    let assets = Assets::open(
+        &config.storage.join("assets.sqlite"),
+        &config.data_dir.join("kb"),
+        db,
+        models,
+        Arc::new(pipeline),
+    )?;
+    let mut failed = 0;
+    for name in &names {
+        let spinner = indicatif::ProgressBar::new_spinner();
+        spinner.set_message(format!("{name}…"));
+        spinner.enable_steady_tick(std::time::Duration::from_millis(120));
+        let run = assets.materialize(name);
+        spinner.finish_and_clear();
+        match run {
+            Ok(run) => {
+                if run.status != "success" {
+                    failed += 1;
+                }
+                println!(
+                    "{name}: {} — {} in, {} out, {} rejected{}",
+                    run.status,
+                    run.rows_in,
+                    run.rows_out,
+                    run.rows_rejected,
+                    run.error.map(|e| format!(" ({e})")).unwrap_or_default()
+                );
+            }
+            Err(e) => {
+                failed += 1;
+                println!("{name}: {e}");
+            }
+        }
+    }
+    anyhow::ensure!(failed == 0, "{failed} asset(s) failed");
     Ok(())
 }
 

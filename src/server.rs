@@ -68,11 +68,11 @@ pub async fn serve(
         )
         .context("opening the asset records")?,
     );
-    let stop = Arc::new(AtomicBool::new(false));
-    let watcher = run_watcher(assets.clone(), RESCAN, stop.clone());
-    tracing::info!(inbox = %config.data_dir.join("inbox").display(), "watching for catalog CSVs");
     let mut state = AppState::new(db, models);
-    state.assets = Some(assets);
+    state.assets = Some(assets.clone());
+    let stop = Arc::new(AtomicBool::new(false));
+    let watcher = run_watcher(assets, state.metrics.clone(), RESCAN, stop.clone());
+    tracing::info!(inbox = %config.data_dir.join("inbox").display(), "watching for catalog CSVs");
     let app = api::router(state, config.max_request_size);
     let addr = listener.local_addr()?;
     tracing::info!(%addr, storage = %config.storage.display(), fsync, "helio listening");

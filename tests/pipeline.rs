@@ -142,6 +142,20 @@ fn dropped_catalogs_become_searchable_and_survive_kill_9() {
         "{report}"
     );
     assert_eq!(files_in(&inbox), ["meio-copiado.csv.part"]);
+    // Drop-to-searchable latency is exported for Prometheus.
+    let (_, metrics) = server.call("GET", "/metrics", None);
+    let metrics = metrics.as_str().unwrap_or_default().to_string();
+    let count_line = metrics
+        .lines()
+        .find(|l| l.starts_with("helio_ingest_searchable_seconds_count"))
+        .unwrap_or_else(|| panic!("no ingest histogram in:\n{metrics}"));
+    let observed: f64 = count_line
+        .split_whitespace()
+        .last()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(observed >= 1.0, "{count_line}");
 
     // A new snapshot from SolarTech without its last ten products.
     let solartech = std::fs::read_to_string(samples().join("solartech-distribuicao.csv")).unwrap();

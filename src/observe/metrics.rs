@@ -36,6 +36,11 @@ pub struct Metrics {
     /// Mirrors of the embedding cache's own counters, set when scraped.
     embed_cache_hits: Gauge,
     embed_cache_misses: Gauge,
+    /// From a catalog file landing in the inbox (its mtime) to every valid
+    /// product of it being searchable by keyword (BM25) …
+    pub ingest_searchable_seconds: Histogram,
+    /// … and to every one having its dense vector too.
+    pub ingest_embedded_seconds: Histogram,
 }
 
 impl Default for Metrics {
@@ -85,7 +90,21 @@ impl Metrics {
             "Texts sent to an embedding model",
             embed_cache_misses.clone(),
         );
+        let ingest_searchable_seconds = Histogram::new(exponential_buckets(0.05, 2.0, 14));
+        let ingest_embedded_seconds = Histogram::new(exponential_buckets(0.05, 2.0, 14));
+        registry.register(
+            "ingest_searchable_seconds",
+            "From a catalog file landing in the inbox to its products being searchable by BM25",
+            ingest_searchable_seconds.clone(),
+        );
+        registry.register(
+            "ingest_embedded_seconds",
+            "From a catalog file landing in the inbox to its products having dense vectors",
+            ingest_embedded_seconds.clone(),
+        );
         Metrics {
+            ingest_searchable_seconds,
+            ingest_embedded_seconds,
             embed_cache_hits,
             embed_cache_misses,
             registry,

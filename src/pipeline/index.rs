@@ -15,6 +15,7 @@
 //!    cache). A product is marked indexed in the catalog only after both.
 
 use std::sync::Arc;
+use std::time::SystemTime;
 
 use parking_lot::Mutex;
 use serde_json::{json, Map, Value};
@@ -65,6 +66,8 @@ pub struct Indexer {
     running: Mutex<()>,
     /// Whether the last sync left products pending (no model).
     behind: std::sync::atomic::AtomicBool,
+    /// When the last sync finished its BM25 pass and its dense pass.
+    finished: Mutex<(Option<SystemTime>, Option<SystemTime>)>,
 }
 
 impl Indexer {
@@ -75,7 +78,14 @@ impl Indexer {
             models,
             running: Mutex::new(()),
             behind: std::sync::atomic::AtomicBool::new(false),
+            finished: Mutex::new((None, None)),
         }
+    }
+
+    /// When the last sync made every pending product searchable by BM25,
+    /// and when it finished their dense vectors.
+    pub fn last_sync(&self) -> (Option<SystemTime>, Option<SystemTime>) {
+        *self.finished.lock()
     }
 
     pub fn behind(&self) -> bool {
@@ -164,6 +174,7 @@ impl Indexer {
         }
         catalog.update(ops)?;
         pricing.update(vec![UpdateOp::Upsert(priced)])?;
+        self.finished.lock().0 = Some(SystemTime::now());
 
         // Pass 2: dense vectors, in batches; each batch is marked indexed.
         let all: Vec<usize> = (0..pending.len()).collect();
@@ -194,6 +205,7 @@ impl Indexer {
                 .collect();
             self.catalog.mark_indexed(&marks)?;
         }
+        self.finished.lock().1 = Some(SystemTime::now());
         tracing::info!(
             upserted = report.upserted,
             withdrawn = report.withdrawn,

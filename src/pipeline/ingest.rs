@@ -55,6 +55,9 @@ pub struct FileReport {
     pub report: Option<PathBuf>,
     /// Where the original file was moved (inbox files only).
     pub archived: Option<PathBuf>,
+    /// The file's modification time: when it landed, for the latency metric.
+    #[serde(skip)]
+    pub landed_at: Option<std::time::SystemTime>,
 }
 
 /// The pipeline's long-lived parts: the catalog, the drop folder and the
@@ -128,6 +131,7 @@ impl Pipeline {
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_else(|| "unnamed".into());
+        let landed_at = std::fs::metadata(path).and_then(|m| m.modified()).ok();
         let bytes = std::fs::read(path).map_err(|e| io(path, e))?;
         let now = chrono::Utc::now().timestamp();
         let mut report = FileReport {
@@ -142,6 +146,7 @@ impl Pipeline {
             snapshot: None,
             report: None,
             archived: None,
+            landed_at,
         };
 
         let table = match read_table(&bytes) {
@@ -242,6 +247,30 @@ fn io(path: &Path, e: std::io::Error) -> PipelineError {
     PipelineError::Io(path.display().to_string(), e)
 }
 
+/// Records how long the processed files of one scan took to become
+/// searchable and to be fully embedded.
+fn observe_latency(
+    metrics: &crate::observe::metrics::Metrics,
+    reports: &[FileReport],
+    (searchable, embedded): (Option<std::time::SystemTime>, Option<std::time::SystemTime>),
+) {
+    for report in reports.iter().filter(|r| r.outcome == "processed") {
+        let Some(landed) = report.landed_at else {
+            continue;
+        };
+        let since = |t: Option<std::time::SystemTime>| {
+            t.and_then(|t| t.duration_since(landed).ok())
+                .map(|d| d.as_secs_f64())
+        };
+        if let Some(s) = since(searchable) {
+            metrics.ingest_searchable_seconds.observe(s);
+        }
+        if let Some(s) = since(embedded) {
+            metrics.ingest_embedded_seconds.observe(s);
+        }
+    }
+}
+
 /// Runs the drop-folder loop until `stop` is set: first materializes the
 /// assets that have input (catching up what a crash or a missing model
 /// left behind), then waits for a file event or the rescan interval,
@@ -250,6 +279,7 @@ fn io(path: &Path, e: std::io::Error) -> PipelineError {
 /// HTTP runtime.
 pub fn run_watcher(
     assets: Arc<super::assets::Assets>,
+    metrics: Arc<crate::observe::metrics::Metrics>,
     rescan: Duration,
     stop: Arc<std::sync::atomic::AtomicBool>,
 ) -> std::thread::JoinHandle<()> {
@@ -286,6 +316,7 @@ pub fn run_watcher(
                     for asset in ["catalog_kb", "pricing_kb"] {
                         let _ = assets.materialize(asset);
                     }
+                    observe_latency(&metrics, &reports, pipeline.indexer.last_sync());
                 }
             }
         })
