@@ -41,6 +41,14 @@ pub struct ServeArgs {
     /// Log filter, e.g. `info` or `helio=debug`.
     #[arg(long, env = "HELIO_LOG")]
     pub log: Option<String>,
+    /// A knowledge-base asset's schedule, `ASSET=CRON` (`ASSET=off` to
+    /// disable); repeatable. Default: every asset at `0 2 * * *`.
+    #[arg(long = "schedule", env = "HELIO_SCHEDULES", value_delimiter = ';')]
+    #[serde(default)]
+    pub schedules: Vec<String>,
+    /// Time zone the schedules are read in (IANA name).
+    #[arg(long, env = "HELIO_SCHEDULE_TZ")]
+    pub schedule_tz: Option<String>,
     /// HNSW construction: `native` (Helio's own, parallel; default) or
     /// `hnsw-rs` (the hnsw_rs crate). Both produce the same frozen graph.
     #[arg(long, env = "HELIO_GRAPH_BUILDER", value_enum)]
@@ -128,6 +136,9 @@ pub struct Config {
     pub fsync: bool,
     pub max_request_size: usize,
     pub log: String,
+    /// Asset → cron expression (`off` disables), every asset listed.
+    pub schedules: Vec<(String, String)>,
+    pub schedule_tz: String,
     pub graph_builder: BuilderKind,
     pub models: ModelsConfig,
 }
@@ -142,6 +153,15 @@ impl Default for Config {
             fsync: true,
             max_request_size: 32 * 1024 * 1024,
             log: "info".into(),
+            schedules: crate::pipeline::assets::Assets::names()
+                .map(|a| {
+                    (
+                        a.to_string(),
+                        crate::pipeline::schedule::DEFAULT_CRON.to_string(),
+                    )
+                })
+                .collect(),
+            schedule_tz: crate::pipeline::schedule::DEFAULT_TZ.to_string(),
             graph_builder: BuilderKind::default(),
             models: ModelsConfig::default(),
         }
@@ -178,6 +198,11 @@ impl Config {
                 .or(from_file.max_request_size)
                 .unwrap_or(d.max_request_size),
             log: args.log.or(from_file.log).unwrap_or(d.log),
+            schedules: merge_schedules(d.schedules, &from_file.schedules, &args.schedules)?,
+            schedule_tz: args
+                .schedule_tz
+                .or(from_file.schedule_tz)
+                .unwrap_or(d.schedule_tz),
             graph_builder: args
                 .graph_builder
                 .or(from_file.graph_builder)
@@ -185,6 +210,25 @@ impl Config {
             models: args.embed.resolve(embed_file),
         })
     }
+}
+
+/// Applies `ASSET=CRON` overrides, the file's first, then the flags'.
+fn merge_schedules(
+    mut schedules: Vec<(String, String)>,
+    file: &[String],
+    flags: &[String],
+) -> anyhow::Result<Vec<(String, String)>> {
+    for entry in file.iter().chain(flags) {
+        let (asset, cron) = entry
+            .split_once('=')
+            .ok_or_else(|| anyhow::anyhow!("schedule `{entry}` is not ASSET=CRON"))?;
+        let slot = schedules
+            .iter_mut()
+            .find(|(a, _)| a == asset.trim())
+            .ok_or_else(|| anyhow::anyhow!("schedule `{entry}`: no asset `{}`", asset.trim()))?;
+        slot.1 = cron.trim().to_string();
+    }
+    Ok(schedules)
 }
 
 /// The embedding settings alone, for `helio embed`.
@@ -231,5 +275,31 @@ mod tests {
         assert!(
             Config::resolve(ServeArgs::default(), Some(&dir.path().join("missing.toml"))).is_err()
         );
+    }
+
+    #[test]
+    fn schedules_default_to_two_am_and_take_overrides() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("helio.toml");
+        std::fs::write(
+            &path,
+            "[serve]\nschedules = [\"sales_kb=0 6 * * *\"]\nschedule_tz = \"UTC\"\n",
+        )
+        .unwrap();
+        let args = ServeArgs {
+            schedules: vec!["catalog_kb=off".into()],
+            ..Default::default()
+        };
+        let c = Config::resolve(args, Some(&path)).unwrap();
+        let get = |a: &str| c.schedules.iter().find(|(x, _)| x == a).unwrap().1.clone();
+        assert_eq!(get("sales_kb"), "0 6 * * *");
+        assert_eq!(get("catalog_kb"), "off");
+        assert_eq!(get("regulatory_kb"), "0 2 * * *");
+        assert_eq!(c.schedule_tz, "UTC");
+        let bad = ServeArgs {
+            schedules: vec!["nope=0 1 * * *".into()],
+            ..Default::default()
+        };
+        assert!(Config::resolve(bad, Some(&path)).is_err());
     }
 }

@@ -13,6 +13,7 @@ use crate::embed::{EmbedCache, Models};
 use crate::engine::{Database, EngineOptions};
 use crate::pipeline::assets::Assets;
 use crate::pipeline::ingest::run_watcher;
+use crate::pipeline::schedule::Schedule;
 use crate::pipeline::Pipeline;
 
 /// How often the inbox is rescanned when no file event arrives (some file
@@ -71,7 +72,20 @@ pub async fn serve(
     let mut state = AppState::new(db, models);
     state.assets = Some(assets.clone());
     let stop = Arc::new(AtomicBool::new(false));
-    let watcher = run_watcher(assets, state.metrics.clone(), RESCAN, stop.clone());
+    let schedules = config
+        .schedules
+        .iter()
+        .filter(|(_, cron)| cron != "off")
+        .map(|(asset, cron)| Schedule::parse(asset, cron, &config.schedule_tz))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(anyhow::Error::msg)?;
+    let watcher = run_watcher(
+        assets,
+        schedules,
+        state.metrics.clone(),
+        RESCAN,
+        stop.clone(),
+    );
     tracing::info!(inbox = %config.data_dir.join("inbox").display(), "watching for catalog CSVs");
     let app = api::router(state, config.max_request_size);
     let addr = listener.local_addr()?;

@@ -209,6 +209,22 @@ impl Assets {
             .collect()
     }
 
+    /// When the last run of `asset` started, whatever its outcome.
+    pub fn last_start(&self, asset: &str) -> Option<chrono::DateTime<chrono::Utc>> {
+        let started: String = self
+            .records
+            .lock()
+            .query_row(
+                "SELECT started_at FROM runs WHERE asset = ?1 ORDER BY id DESC LIMIT 1",
+                params![asset],
+                |r| r.get(0),
+            )
+            .ok()?;
+        chrono::DateTime::parse_from_rfc3339(&started)
+            .ok()
+            .map(|t| t.with_timezone(&chrono::Utc))
+    }
+
     /// The last `limit` runs of `asset`, newest first.
     pub fn runs(&self, asset: &str, limit: usize) -> Result<Vec<Run>, AssetError> {
         spec(asset)?;

@@ -271,18 +271,22 @@ fn observe_latency(
     }
 }
 
-/// Runs the drop-folder loop until `stop` is set: first materializes the
-/// assets that have input (catching up what a crash or a missing model
-/// left behind), then waits for a file event or the rescan interval,
-/// ingests what is ready and re-materializes the catalog assets.
+/// Runs the drop-folder loop until `stop` is set. First it catches the
+/// catalog collections up with the catalog (what a crash or a missing
+/// model left pending) and runs each scheduled asset whose run was missed
+/// while the server was down. Then it waits for a file event or the
+/// rescan interval, ingests what is ready (re-materializing the catalog
+/// assets after), and runs assets as their schedules come due.
 /// Runs on its own thread; embedding is CPU work that must not block the
 /// HTTP runtime.
 pub fn run_watcher(
     assets: Arc<super::assets::Assets>,
+    schedules: Vec<super::schedule::Schedule>,
     metrics: Arc<crate::observe::metrics::Metrics>,
     rescan: Duration,
     stop: Arc<std::sync::atomic::AtomicBool>,
 ) -> std::thread::JoinHandle<()> {
+    use std::sync::atomic::Ordering::Relaxed;
     std::thread::Builder::new()
         .name("helio-pipeline".into())
         .spawn(move || {
@@ -295,16 +299,27 @@ pub fn run_watcher(
                     None
                 }
             };
-            for asset in super::assets::Assets::names() {
-                if stop.load(std::sync::atomic::Ordering::Relaxed) {
-                    return;
-                }
-                if assets.has_input(asset) {
-                    // Failures are recorded in the asset's history.
-                    let _ = assets.materialize(asset);
-                }
+            if let Err(e) = pipeline.sync() {
+                tracing::warn!(error = %e, "catalog catch-up failed");
             }
-            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+            // When each schedule is next looked at; due ones first.
+            let mut next_check: Vec<chrono::DateTime<chrono::Utc>> =
+                schedules.iter().map(|_| chrono::Utc::now()).collect();
+            while !stop.load(Relaxed) {
+                let now = chrono::Utc::now();
+                for (schedule, next) in schedules.iter().zip(next_check.iter_mut()) {
+                    if now < *next || stop.load(Relaxed) {
+                        continue;
+                    }
+                    let asset = schedule.asset.as_str();
+                    if assets.has_input(asset) && schedule.due(assets.last_start(asset), now) {
+                        // The outcome is recorded in the asset's history.
+                        let _ = assets.materialize(asset);
+                    }
+                    *next = schedule
+                        .next(now)
+                        .unwrap_or(now + chrono::Duration::days(1));
+                }
                 // An event means a file is being written; wait for it to
                 // settle, then drain the burst of events it caused.
                 if rx.recv_timeout(rescan).is_ok() {

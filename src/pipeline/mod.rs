@@ -19,7 +19,8 @@
 //!   up to date with the catalog;
 //! * [`kb`]: the regulatory, technical and sales documents, cut into
 //!   sections;
-//! * [`assets`]: the five knowledge-base assets and their run history.
+//! * [`assets`]: the five knowledge-base assets and their run history;
+//! * [`schedule`]: when each asset runs on its own (cron, time zone).
 //!
 //! The catalog is the source of truth and the collections are derived
 //! from it: a crash between the two leaves products pending, and the next
@@ -33,6 +34,7 @@ pub mod ingest;
 pub mod kb;
 pub mod parse;
 pub mod report;
+pub mod schedule;
 pub mod validate;
 pub mod values;
 
