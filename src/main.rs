@@ -125,9 +125,7 @@ fn main() -> anyhow::Result<()> {
 /// `helio ingest`: runs the pipeline in this process, or, when a server
 /// already owns the storage, hands the files to that server's inbox.
 fn ingest(config: &Config, files: &[PathBuf]) -> anyhow::Result<()> {
-    use helio::embed::{EmbedCache, Models};
     use helio::engine::{Database, EngineError, EngineOptions};
-    use helio::pipeline::Pipeline;
     use std::sync::Arc;
 
     for file in files {
@@ -142,17 +140,7 @@ fn ingest(config: &Config, files: &[PathBuf]) -> anyhow::Result<()> {
         Err(EngineError::Locked(_)) => return hand_over(config, files),
         Err(e) => return Err(e).context("opening storage"),
     };
-    let cache = EmbedCache::open(
-        &config.storage.join("embedding-cache.sqlite"),
-        config.models.cache_entries,
-    )?;
-    let models = Arc::new(Models::load(&config.models, cache));
-    let pipeline = Pipeline::open(
-        &config.storage.join("catalog.sqlite"),
-        &config.data_dir,
-        Arc::new(db),
-        models,
-    )?;
+    let (_, pipeline) = open_pipeline(config, Arc::new(db))?;
     let bar = indicatif::ProgressBar::new(files.len() as u64).with_style(
         indicatif::ProgressStyle::with_template("{bar:30} {pos}/{len} files  {msg}")
             .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
@@ -208,12 +196,34 @@ fn ingest(config: &Config, files: &[PathBuf]) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// The models and the catalog pipeline over an opened storage, as the
+/// offline commands (`ingest`, `materialize`) need them.
+fn open_pipeline(
+    config: &Config,
+    db: std::sync::Arc<helio::engine::Database>,
+) -> anyhow::Result<(
+    std::sync::Arc<helio::embed::Models>,
+    helio::pipeline::Pipeline,
+)> {
+    use helio::embed::{EmbedCache, Models};
+    let cache = EmbedCache::open(
+        &config.storage.join("embedding-cache.sqlite"),
+        config.models.cache_entries,
+    )?;
+    let models = std::sync::Arc::new(Models::load(&config.models, cache));
+    let pipeline = helio::pipeline::Pipeline::open(
+        &config.storage.join("catalog.sqlite"),
+        &config.data_dir,
+        db,
+        models.clone(),
+    )?;
+    Ok((models, pipeline))
+}
+
 /// `helio materialize`: runs assets in this process and prints each run.
 fn materialize(config: &Config, names: &[String]) -> anyhow::Result<()> {
-    use helio::embed::{EmbedCache, Models};
     use helio::engine::{Database, EngineError, EngineOptions};
     use helio::pipeline::assets::Assets;
-    use helio::pipeline::Pipeline;
     use std::sync::Arc;
 
     let names: Vec<String> = if names.is_empty() {
@@ -233,17 +243,7 @@ fn materialize(config: &Config, names: &[String]) -> anyhow::Result<()> {
         ),
         Err(e) => return Err(e).context("opening storage"),
     };
-    let cache = EmbedCache::open(
-        &config.storage.join("embedding-cache.sqlite"),
-        config.models.cache_entries,
-    )?;
-    let models = Arc::new(Models::load(&config.models, cache));
-    let pipeline = Pipeline::open(
-        &config.storage.join("catalog.sqlite"),
-        &config.data_dir,
-        db.clone(),
-        models.clone(),
-    )?;
+    let (models, pipeline) = open_pipeline(config, db.clone())?;
     let assets = Assets::open(
         &config.storage.join("assets.sqlite"),
         &config.data_dir.join("kb"),
