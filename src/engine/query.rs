@@ -141,12 +141,7 @@ impl Collection {
         let mut found = match &stage.query {
             None => {
                 // No query over prefetches: their points as they came, each once.
-                let mut seen = HashMap::new();
-                lists
-                    .into_iter()
-                    .flatten()
-                    .filter(|(o, _)| seen.insert(*o, ()).is_none())
-                    .collect()
+                union(&lists)
             }
             Some(Query::Fusion(fusion)) => fuse(fusion, &lists)?,
             Some(Query::Nearest(vector)) => {
@@ -162,13 +157,7 @@ impl Collection {
                 strategy,
             }) => {
                 let reco = self.recommendation(config, points, stage, positive, negative)?;
-                let mut seen = HashMap::new();
-                let pool: Vec<Offset> = lists
-                    .iter()
-                    .flatten()
-                    .map(|(o, _)| *o)
-                    .filter(|o| seen.insert(*o, ()).is_none())
-                    .collect();
+                let pool = union(&lists).into_iter().map(|(o, _)| o);
                 reco.score_pool(points, &stage.using, *strategy, pool, stage.limit)
             }
         };
@@ -288,12 +277,10 @@ impl Collection {
     ) -> Result<Vec<(Offset, f32)>> {
         let prepared = self.prepare(config, points, &stage.using, vector)?;
         let excluded = exclude.and_then(|id| points.ids.get(id).copied());
-        let mut seen = HashMap::new();
-        let mut found: Vec<(Offset, f32)> = lists
-            .iter()
-            .flatten()
-            .filter(|(o, _)| Some(*o) != excluded && seen.insert(*o, ()).is_none())
-            .filter_map(|&(o, _)| prepared.score(points, &stage.using, o).map(|s| (o, s)))
+        let mut found: Vec<(Offset, f32)> = union(lists)
+            .into_iter()
+            .filter(|(o, _)| Some(*o) != excluded)
+            .filter_map(|(o, _)| prepared.score(points, &stage.using, o).map(|s| (o, s)))
             .collect();
         best_first(&mut found, stage.limit, prepared.higher_is_better());
         found.truncate(stage.limit);
@@ -436,6 +423,17 @@ impl Recommendation {
         found.truncate(limit);
         found
     }
+}
+
+/// The points of the prefetch lists, each once, in the order first seen.
+fn union(lists: &[Vec<(Offset, f32)>]) -> Vec<(Offset, f32)> {
+    let mut seen = std::collections::HashSet::new();
+    lists
+        .iter()
+        .flatten()
+        .filter(|(o, _)| seen.insert(*o))
+        .copied()
+        .collect()
 }
 
 /// Both filters, when both are given: a stage sees its own and its parents'.
