@@ -7,7 +7,7 @@
 use rand::{rngs::StdRng, Rng, SeedableRng};
 
 use crate::engine::distance;
-use crate::engine::types::Distance;
+use crate::engine::types::{Distance, SparseVector};
 
 /// Mixed into the centre stream so that centres depend only on `centres`
 /// and `dim`: data and queries drawn with different seeds come from the same
@@ -51,8 +51,33 @@ pub fn clustered(n: usize, dim: usize, centres: usize, noise: f32, seed: u64) ->
         .collect()
 }
 
+/// Vocabulary size of the synthetic sparse vectors.
+const SPARSE_VOCAB: f64 = 30_000.0;
+
+/// `n` sparse vectors of about `nnz` terms each, deterministic for a given
+/// `seed`. Term ids are skewed towards small ids (id = 30,000·u³) so that,
+/// as with words, a few terms are in many documents and most in few;
+/// weights are uniform in (0, 1].
+pub fn sparse(n: usize, nnz: usize, seed: u64) -> Vec<SparseVector> {
+    let mut rng = StdRng::seed_from_u64(seed ^ 0x5a5a_0000_0000_0001);
+    (0..n)
+        .map(|_| {
+            let mut terms: Vec<u32> = (0..nnz)
+                .map(|_| (SPARSE_VOCAB * rng.gen::<f64>().powi(3)) as u32)
+                .collect();
+            terms.sort_unstable();
+            terms.dedup();
+            let values = terms.iter().map(|_| 1.0 - rng.gen::<f32>()).collect();
+            SparseVector {
+                indices: terms,
+                values,
+            }
+        })
+        .collect()
+}
+
 /// Exact top-`k` neighbours (indices into `data`, best first) of each query
-/// under `distance`, on up to two threads.
+/// under `distance`, one query per rayon task.
 pub fn brute_force_knn(
     data: &[Vec<f32>],
     queries: &[Vec<f32>],
@@ -86,24 +111,14 @@ pub fn brute_force_knn_filtered(
         scored.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
         scored.into_iter().map(|(_, i)| i).collect()
     };
-    let threads = std::thread::available_parallelism()
-        .map_or(1, |n| n.get())
-        .min(2);
-    let chunk = queries.len().div_ceil(threads).max(1);
-    std::thread::scope(|s| {
-        let handles: Vec<_> = queries
-            .chunks(chunk)
-            .map(|qs| s.spawn(move || qs.iter().map(one).collect::<Vec<_>>()))
-            .collect();
-        handles
-            .into_iter()
-            .flat_map(|h| h.join().expect("brute force thread panicked"))
-            .collect()
-    })
+    use rayon::prelude::*;
+    queries.par_iter().map(one).collect()
 }
 
-/// Mean share of each `truth` list found in the matching `found` list,
-/// counting at most `k` of each. A query with no true neighbours counts 1.
+/// Mean recall@k of `found` against `truth`. A truth list may be longer
+/// than `k` when it includes points tied with the k-th: a query then needs
+/// min(k, truth length) of its first `k` found ids to be in the list. A
+/// query with no true neighbours counts 1.
 pub fn recall_at_k(found: &[Vec<usize>], truth: &[Vec<usize>], k: usize) -> f64 {
     assert_eq!(found.len(), truth.len());
     if truth.is_empty() {
@@ -113,12 +128,12 @@ pub fn recall_at_k(found: &[Vec<usize>], truth: &[Vec<usize>], k: usize) -> f64 
         .iter()
         .zip(truth)
         .map(|(f, t)| {
-            let t = &t[..t.len().min(k)];
-            if t.is_empty() {
+            let need = k.min(t.len());
+            if need == 0 {
                 return 1.0;
             }
-            let f = &f[..f.len().min(k)];
-            t.iter().filter(|x| f.contains(x)).count() as f64 / t.len() as f64
+            let hits = f.iter().take(k).filter(|x| t.contains(x)).count();
+            hits.min(need) as f64 / need as f64
         })
         .sum();
     total / truth.len() as f64
@@ -137,6 +152,17 @@ mod tests {
         assert_ne!(a, c);
         for v in &a {
             assert!((distance::dot(v, v) - 1.0).abs() < 1e-4);
+        }
+    }
+
+    #[test]
+    fn sparse_is_deterministic_and_sorted() {
+        let a = sparse(20, 30, 1);
+        assert_eq!(a, sparse(20, 30, 1));
+        assert_ne!(a, sparse(20, 30, 2));
+        for v in &a {
+            assert!(v.indices.windows(2).all(|w| w[0] < w[1]));
+            assert!(v.values.iter().all(|&x| x > 0.0 && x <= 1.0));
         }
     }
 

@@ -26,7 +26,7 @@ enum Command {
     /// Serve the Qdrant-compatible REST API.
     Serve(ServeArgs),
     /// Measure latency, recall and throughput of a Qdrant-compatible server.
-    Bench(helio::bench::BenchArgs),
+    Bench(Box<helio::bench::BenchArgs>),
     /// Embed text with a local model (or `qdrant/bm25`) and print the vector.
     Embed(EmbedCommand),
     /// Ingest distributor catalog CSVs into the catalog and the knowledge
@@ -82,8 +82,16 @@ fn init_logging(filter: &str) {
         .init();
 }
 
-fn main() -> anyhow::Result<()> {
-    let cli = Cli::parse();
+/// Errors end the process with one line on stderr (the whole cause
+/// chain, `: `-separated) and exit status 1.
+fn main() {
+    if let Err(e) = run(Cli::parse()) {
+        eprintln!("error: {e:#}");
+        std::process::exit(1);
+    }
+}
+
+fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Serve(args) => {
             let config = Config::resolve(args, cli.config.as_deref())?;
@@ -102,8 +110,7 @@ fn main() -> anyhow::Result<()> {
         }
         Command::Bench(args) => {
             init_logging("warn");
-            helio::bench::run(&args)?;
-            Ok(())
+            helio::bench::run(&args)
         }
         Command::Embed(cmd) => {
             init_logging("warn");

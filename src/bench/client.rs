@@ -22,8 +22,13 @@ pub struct QueryRun {
 
 impl Client {
     pub fn new(url: &str, collection: &str, timeout: Duration) -> Result<Client> {
+        anyhow::ensure!(
+            url.starts_with("http://") || url.starts_with("https://"),
+            "--url {url:?} is not an http:// or https:// address"
+        );
         let http = ureq::AgentBuilder::new()
             .timeout(timeout)
+            .timeout_connect(timeout.min(Duration::from_secs(5)))
             .max_idle_connections_per_host(64)
             .build();
         Ok(Client {
@@ -75,30 +80,45 @@ impl Client {
         format!("/collections/{}{}", self.collection, rest)
     }
 
+    /// The collection's point count, `None` when it does not exist.
     pub fn points_count(&self) -> Result<Option<usize>> {
-        match self.call("GET", &self.path(""), None) {
-            Ok(v) => Ok(v["result"]["points_count"].as_u64().map(|n| n as usize)),
-            Err(_) => Ok(None),
+        let exists = self.call("GET", &self.path("/exists"), None)?;
+        if exists["result"]["exists"] != Value::Bool(true) {
+            return Ok(None);
         }
+        let v = self.call("GET", &self.path(""), None)?;
+        Ok(v["result"]["points_count"].as_u64().map(|n| n as usize))
     }
 
-    pub fn recreate(&self, dim: usize, m: usize, ef_construct: usize) -> Result<()> {
+    /// Drops the collection if it exists and creates it from `config`.
+    pub fn recreate(&self, config: &Value) -> Result<()> {
         let _ = self.call("DELETE", &self.path(""), None);
-        self.call(
-            "PUT",
-            &self.path(""),
-            Some(&json!({
-                "vectors": {"size": dim, "distance": "Cosine"},
-                "hnsw_config": {"m": m, "ef_construct": ef_construct},
-            })),
-        )?;
+        self.call("PUT", &self.path(""), Some(config))?;
         Ok(())
     }
 
-    pub fn upsert(&self, ids: &[usize], vectors: &[Vec<f32>]) -> Result<()> {
-        let body = json!({"batch": {"ids": ids, "vectors": vectors}});
+    pub fn create_index(&self, field: &str, schema: &str) -> Result<()> {
+        let body = json!({"field_name": field, "field_schema": schema});
+        self.call("PUT", &self.path("/index?wait=true"), Some(&body))?;
+        Ok(())
+    }
+
+    /// Upserts `points` (Qdrant's `PointStruct` JSON) and waits until they
+    /// are durable and visible.
+    pub fn upsert(&self, points: &[Value]) -> Result<()> {
+        let body = json!({ "points": points });
         self.call("PUT", &self.path("/points?wait=true"), Some(&body))?;
         Ok(())
+    }
+
+    /// Any call under the collection, for the durability workload.
+    pub fn collection_call(&self, method: &str, rest: &str, body: &Value) -> Result<Value> {
+        self.call(method, &self.path(rest), Some(body))
+    }
+
+    /// Any call outside the collection (`/v1/embeddings`, ...).
+    pub fn post(&self, path: &str, body: &Value) -> Result<Value> {
+        self.call("POST", path, Some(body))
     }
 
     /// Polls until the collection reports green twice in a row (the
@@ -127,43 +147,40 @@ impl Client {
         }
     }
 
-    pub fn query_all(
-        &self,
-        queries: &[Vec<f32>],
-        k: usize,
-        ef: Option<usize>,
-        exact: bool,
-        workers: usize,
-    ) -> Result<QueryRun> {
+    /// Ids of the points one `/points/query` body returns, best first.
+    pub fn query(&self, body: &Value) -> Result<Vec<usize>> {
+        let v = self.call("POST", &self.path("/points/query"), Some(body))?;
+        v["result"]["points"]
+            .as_array()
+            .context("query answer has no points")?
+            .iter()
+            .map(|p| {
+                p["id"]
+                    .as_u64()
+                    .map(|x| x as usize)
+                    .with_context(|| format!("point id {} is not an integer", p["id"]))
+            })
+            .collect()
+    }
+
+    /// Runs `bodies` on `workers` threads, each taking a contiguous share.
+    pub fn query_all(&self, bodies: &[Value], workers: usize) -> Result<QueryRun> {
         let started = Instant::now();
-        let per_worker = queries.len().div_ceil(workers);
-        // Per worker: (query index, latency, ids returned) for each query.
-        type Part = Result<Vec<(usize, Duration, Vec<usize>)>>;
+        let per_worker = bodies.len().div_ceil(workers).max(1);
+        type Part = Result<Vec<(Duration, Vec<usize>)>>;
         let parts: Vec<Part> = std::thread::scope(|s| {
-            let handles: Vec<_> = queries
+            let handles: Vec<_> = bodies
                 .chunks(per_worker)
-                .enumerate()
-                .map(|(w, chunk)| {
+                .map(|chunk| {
                     s.spawn(move || {
-                        let mut out = Vec::with_capacity(chunk.len());
-                        for (i, q) in chunk.iter().enumerate() {
-                            let mut params = json!({"exact": exact});
-                            if let Some(ef) = ef {
-                                params["hnsw_ef"] = json!(ef);
-                            }
-                            let body = json!({"query": q, "limit": k, "params": params});
-                            let t = Instant::now();
-                            let v = self.call("POST", &self.path("/points/query"), Some(&body))?;
-                            let took = t.elapsed();
-                            let ids = v["result"]["points"]
-                                .as_array()
-                                .context("query answer has no points")?
-                                .iter()
-                                .filter_map(|p| p["id"].as_u64().map(|x| x as usize))
-                                .collect();
-                            out.push((w * per_worker + i, took, ids));
-                        }
-                        Ok(out)
+                        chunk
+                            .iter()
+                            .map(|body| {
+                                let t = Instant::now();
+                                let ids = self.query(body)?;
+                                Ok((t.elapsed(), ids))
+                            })
+                            .collect()
                     })
                 })
                 .collect();
@@ -173,18 +190,34 @@ impl Client {
                 .collect()
         });
         let wall = started.elapsed();
-        let mut results = vec![Vec::new(); queries.len()];
-        let mut latencies = Vec::with_capacity(queries.len());
+        let mut run = QueryRun {
+            latencies: Vec::with_capacity(bodies.len()),
+            wall,
+            results: Vec::with_capacity(bodies.len()),
+        };
         for part in parts {
-            for (i, took, ids) in part? {
-                latencies.push(took);
-                results[i] = ids;
+            for (took, ids) in part? {
+                run.latencies.push(took);
+                run.results.push(ids);
             }
         }
-        Ok(QueryRun {
-            latencies,
-            wall,
-            results,
-        })
+        Ok(run)
+    }
+}
+
+impl QueryRun {
+    pub fn empty() -> QueryRun {
+        QueryRun {
+            latencies: Vec::new(),
+            wall: Duration::ZERO,
+            results: Vec::new(),
+        }
+    }
+
+    /// Appends another block of the same pass.
+    pub fn extend(&mut self, other: QueryRun) {
+        self.latencies.extend(other.latencies);
+        self.wall += other.wall;
+        self.results.extend(other.results);
     }
 }

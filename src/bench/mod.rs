@@ -1,35 +1,90 @@
 //! `helio bench`: latency, recall and throughput of any Qdrant-compatible
-//! server, measured through its public REST API.
+//! server, measured through its public REST API, optionally against a
+//! second server in the same run (`--vs`).
 //!
-//! The workload: a deterministic synthetic dataset (the recipe of
-//! [`crate::dataset`]), uploaded in batches with `wait=true`, then queries
-//! at each `ef` and client concurrency. Recall is measured against exact
-//! neighbours computed locally.
+//! - [`search`]: the default workload. Uploads a dataset, waits for the
+//!   index, runs the queries at each `ef` and client concurrency (dense,
+//!   filtered, sparse, hybrid) and scores them against exact answers.
+//! - [`durability`]: kills a server at random instants while it
+//!   acknowledges writes, and checks that none of them is lost.
+//! - [`embed`]: embedding latency and throughput of a server's models.
 
 mod client;
+mod data;
+pub mod durability;
+pub mod embed;
 mod report;
+pub mod search;
+mod truth;
 
-use std::time::{Duration, Instant};
+use std::path::PathBuf;
 
-use anyhow::{bail, Context, Result};
-use clap::Args;
+use anyhow::Result;
+use clap::{Args, Subcommand};
 
-use crate::dataset;
-use crate::engine::types::Distance;
-use client::Client;
 pub use report::Report;
 
 #[derive(Debug, Clone, Args)]
+#[command(args_conflicts_with_subcommands = true)]
 pub struct BenchArgs {
+    #[command(subcommand)]
+    pub mode: Option<BenchMode>,
+    #[command(flatten)]
+    pub search: SearchArgs,
+}
+
+#[derive(Debug, Clone, Subcommand)]
+pub enum BenchMode {
+    /// SIGKILL a server at random instants while it acknowledges writes;
+    /// check that every acknowledged change survived.
+    Durability(durability::DurabilityArgs),
+    /// Embedding latency and throughput of a running server's models.
+    Embed(embed::EmbedBenchArgs),
+}
+
+/// The search workload's options.
+#[derive(Debug, Clone, Args)]
+pub struct SearchArgs {
     /// Server to measure.
     #[arg(long, default_value = "http://127.0.0.1:6333")]
     pub url: String,
-    /// Collection to (re)create for the run.
+    /// A second server: the same workload runs against both, interleaved,
+    /// and every figure is printed for both with the ratio.
+    #[arg(long)]
+    pub vs: Option<String>,
+    /// Collection to (re)create for the run, on each server.
     #[arg(long, default_value = "helio-bench")]
     pub collection: String,
-    /// `synthetic:NxDIM` (clustered, normalised, seeded).
+    /// `synthetic:NxDIM` (clustered, normalised, seeded) or a `.fvecs`,
+    /// `.bvecs` or `.npy` file.
     #[arg(long, default_value = "synthetic:100000x384")]
     pub dataset: String,
+    /// Query vectors for a dataset file (same formats). Without it the
+    /// last `--queries` vectors of the dataset are held out as queries.
+    #[arg(long)]
+    pub query_file: Option<PathBuf>,
+    /// `.ivecs` exact neighbours of `--query-file` in the dataset (skips
+    /// computing them locally).
+    #[arg(long)]
+    pub ground_truth: Option<PathBuf>,
+    /// Use at most this many dataset vectors (or text lines).
+    #[arg(long)]
+    pub max_points: Option<usize>,
+    /// Texts to upload as `Document`s, one per line, embedded by the
+    /// server with `--model` (instead of `--dataset`). Recall is then
+    /// measured against the server's own `exact=true` answers.
+    #[arg(long, conflicts_with = "dataset")]
+    pub texts: Option<PathBuf>,
+    /// Embedding model for `--texts`.
+    #[arg(long, default_value = "sentence-transformers/all-minilm-l6-v2")]
+    pub model: String,
+    /// Vector size of `--model` (asked of the server's /v1/embeddings
+    /// when not given).
+    #[arg(long)]
+    pub dim: Option<usize>,
+    /// Distance for the collection and the exact neighbours.
+    #[arg(long, default_value = "cosine", value_parser = ["cosine", "dot", "euclid", "manhattan"])]
+    pub distance: String,
     #[arg(long, default_value_t = 1000)]
     pub queries: usize,
     #[arg(long, default_value_t = 10)]
@@ -40,22 +95,47 @@ pub struct BenchArgs {
     /// Comma-separated client worker counts.
     #[arg(long, default_value = "1,2", value_delimiter = ',')]
     pub concurrency: Vec<usize>,
+    /// Comma-separated shares of points a filter keeps (0 < s <= 1): adds
+    /// filtered queries at each ef, on an integer payload field the bench
+    /// writes itself.
+    #[arg(long, value_delimiter = ',')]
+    pub filter_selectivity: Vec<f64>,
+    /// Index the filter's payload field (before the upload).
+    #[arg(long)]
+    pub index_payload: bool,
+    /// Add a sparse-vector workload (synthetic sparse vectors, or BM25
+    /// `Document`s with `--texts`).
+    #[arg(long)]
+    pub sparse: bool,
+    /// Add hybrid queries: dense and sparse prefetches fused with RRF.
+    #[arg(long)]
+    pub hybrid: bool,
+    /// Candidates each hybrid prefetch returns.
+    #[arg(long, default_value_t = 50)]
+    pub prefetch_limit: usize,
     /// Points per upsert request.
     #[arg(long, default_value_t = 1000)]
     pub batch: usize,
+    /// The collection's `optimizers_config.indexing_threshold` (KB of
+    /// vectors left unindexed); small values make small runs build graphs.
+    #[arg(long)]
+    pub indexing_threshold: Option<usize>,
     #[arg(long, default_value_t = 16)]
     pub m: usize,
     #[arg(long, default_value_t = 100)]
     pub ef_construct: usize,
-    /// Also run every query with `exact=true` (its recall must be 1.0).
+    /// Also run the queries with `exact=true` (Helio's recall must be 1.0).
     #[arg(long)]
     pub exact: bool,
-    /// Server process id, to report its resident memory.
+    /// Process id of the `--url` server, to report its resident memory.
     #[arg(long)]
     pub pid: Option<u32>,
+    /// Process id of the `--vs` server.
+    #[arg(long)]
+    pub vs_pid: Option<u32>,
     /// Write the report as JSON here too.
     #[arg(long)]
-    pub json: Option<std::path::PathBuf>,
+    pub json: Option<PathBuf>,
     /// Reuse the collection if it already holds the dataset.
     #[arg(long)]
     pub reuse: bool,
@@ -64,104 +144,10 @@ pub struct BenchArgs {
     pub timeout: u64,
 }
 
-/// Parses `synthetic:100000x384`.
-pub fn parse_dataset(spec: &str) -> Result<(usize, usize)> {
-    let rest = spec
-        .strip_prefix("synthetic:")
-        .with_context(|| format!("unknown dataset {spec:?}: expected synthetic:NxDIM"))?;
-    let (n, d) = rest
-        .split_once('x')
-        .with_context(|| format!("dataset {spec:?}: expected synthetic:NxDIM"))?;
-    let n: usize = n
-        .parse()
-        .with_context(|| format!("dataset size {n:?} is not a number"))?;
-    let d: usize = d
-        .parse()
-        .with_context(|| format!("dataset dimension {d:?} is not a number"))?;
-    if n == 0 || d == 0 {
-        bail!("dataset {spec:?}: size and dimension must be positive");
+pub fn run(args: &BenchArgs) -> Result<()> {
+    match &args.mode {
+        None => search::run(&args.search).map(|_| ()),
+        Some(BenchMode::Durability(d)) => durability::run(d).map(|_| ()),
+        Some(BenchMode::Embed(e)) => embed::run(e).map(|_| ()),
     }
-    Ok((n, d))
-}
-
-pub fn run(args: &BenchArgs) -> Result<Report> {
-    let (n, dim) = parse_dataset(&args.dataset)?;
-    if args.top_k == 0 || args.queries == 0 || args.batch == 0 {
-        bail!("--top-k, --queries and --batch must be positive");
-    }
-    if args.ef.is_empty() || args.concurrency.contains(&0) {
-        bail!("--ef needs at least one value and --concurrency values must be positive");
-    }
-    let client = Client::new(
-        &args.url,
-        &args.collection,
-        Duration::from_secs(args.timeout),
-    )?;
-    let server = client.version()?;
-    eprintln!("server: {} ({})", args.url, server);
-
-    eprintln!(
-        "generating {n} x {dim} vectors and {} queries",
-        args.queries
-    );
-    let data = dataset::clustered(n, dim, 2000, 0.06, 1);
-    let queries = dataset::clustered(args.queries, dim, 2000, 0.06, 2);
-    let mut report = Report::new(args, &server, n, dim);
-
-    let existing = if args.reuse {
-        client.points_count()?
-    } else {
-        None
-    };
-    if existing == Some(n) {
-        eprintln!("reusing collection {} ({n} points)", args.collection);
-    } else {
-        client.recreate(dim, args.m, args.ef_construct)?;
-        let started = Instant::now();
-        let bar = indicatif::ProgressBar::new(n as u64);
-        bar.set_style(
-            indicatif::ProgressStyle::with_template(
-                "upload {bar:40} {pos}/{len} {per_sec} eta {eta}",
-            )
-            .expect("valid template"),
-        );
-        for (b, chunk) in data.chunks(args.batch).enumerate() {
-            let first = b * args.batch;
-            let ids: Vec<usize> = (first..first + chunk.len()).collect();
-            client.upsert(&ids, chunk)?;
-            bar.inc(chunk.len() as u64);
-        }
-        bar.finish_and_clear();
-        let upload = started.elapsed();
-        let (_, indexed) = client.wait_green(Duration::from_secs(3600))?;
-        report.upload(upload, started.elapsed(), indexed);
-    }
-    report.memory(args.pid);
-
-    eprintln!("computing exact neighbours locally");
-    let truth = dataset::brute_force_knn(&data, &queries, args.top_k, Distance::Cosine);
-    if args.exact {
-        let run = client.query_all(&queries, args.top_k, None, true, 1)?;
-        report.search("exact", 1, &run, &truth, args.top_k);
-    }
-    // Warm-up pass so the first measured ef does not pay for cold caches.
-    client.query_all(
-        &queries[..queries.len().min(100)],
-        args.top_k,
-        Some(args.ef[0]),
-        false,
-        1,
-    )?;
-    for &ef in &args.ef {
-        for &workers in &args.concurrency {
-            let run = client.query_all(&queries, args.top_k, Some(ef), false, workers)?;
-            report.search(&format!("ef={ef}"), workers, &run, &truth, args.top_k);
-        }
-    }
-    report.memory(args.pid);
-    if let Some(path) = &args.json {
-        std::fs::write(path, serde_json::to_string_pretty(&report.to_json())?)
-            .with_context(|| format!("writing {}", path.display()))?;
-    }
-    Ok(report)
 }

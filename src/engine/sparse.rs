@@ -25,6 +25,9 @@ pub struct SparseIndex {
     /// Posting entries left by removed points.
     stale: usize,
     entries: usize,
+    /// One past the largest offset ever inserted: the size of a dense
+    /// score accumulator.
+    bound: usize,
 }
 
 impl SparseIndex {
@@ -51,6 +54,7 @@ impl SparseIndex {
             *self.doc_freq.entry(i).or_default() += 1;
         }
         self.entries += vector.indices.len();
+        self.bound = self.bound.max(offset as usize + 1);
         self.docs.insert(offset, vector);
     }
 
@@ -116,20 +120,45 @@ impl SparseIndex {
         query: &SparseVector,
         accept: impl Fn(Offset) -> bool,
     ) -> Vec<(Offset, f32)> {
-        let mut scores: HashMap<Offset, f32> = HashMap::new();
-        for (i, &q) in query.indices.iter().zip(&query.values) {
-            let Some(list) = self.postings.get(i) else {
-                continue;
-            };
+        let lists: Vec<(&[(Offset, f32)], f32)> = query
+            .indices
+            .iter()
+            .zip(&query.values)
+            .filter_map(|(i, &q)| self.postings.get(i).map(|l| (l.as_slice(), q)))
+            .collect();
+        let work: usize = lists.iter().map(|(l, _)| l.len()).sum();
+        // Offsets are never reused, so an offset with a doc is live and
+        // every posting under it is the doc's own.
+        let keep = |o: Offset| self.docs.contains_key(&o) && accept(o);
+        if work * 8 < self.bound {
+            // Few postings: a hash map holds only the points they touch.
+            let mut scores: HashMap<Offset, f32> = HashMap::with_capacity(work);
+            for (list, q) in lists {
+                for &(offset, w) in list {
+                    *scores.entry(offset).or_default() += q * w;
+                }
+            }
+            return scores.into_iter().filter(|&(o, _)| keep(o)).collect();
+        }
+        // Common terms cover much of the collection: an array indexed by
+        // offset accumulates several times faster than hashing each hit.
+        let mut scores = vec![0f32; self.bound];
+        let mut seen = vec![false; self.bound];
+        let mut touched = Vec::new();
+        for (list, q) in lists {
             for &(offset, w) in list {
-                *scores.entry(offset).or_default() += q * w;
+                let i = offset as usize;
+                if !seen[i] {
+                    seen[i] = true;
+                    touched.push(offset);
+                }
+                scores[i] += q * w;
             }
         }
-        scores
+        touched
             .into_iter()
-            // Offsets are never reused, so an offset with a doc is live and
-            // every posting under it is the doc's own.
-            .filter(|&(o, _)| self.docs.contains_key(&o) && accept(o))
+            .filter(|&o| keep(o))
+            .map(|o| (o, scores[o as usize]))
             .collect()
     }
 
@@ -198,6 +227,40 @@ mod tests {
         assert_eq!(q.values, vec![common, rare]);
         index.remove(0);
         assert_eq!(index.idf(2), (9.5f32 / 0.5).ln_1p());
+    }
+
+    #[test]
+    fn map_and_array_accumulators_agree_with_brute_force() {
+        let docs = crate::dataset::sparse(3000, 40, 5);
+        let mut index = SparseIndex::default();
+        for (o, d) in docs.iter().enumerate() {
+            index.insert(o as Offset, d.clone());
+        }
+        // Removed points must vanish from both paths.
+        for o in (0..3000).step_by(7) {
+            index.remove(o);
+        }
+        let queries = [
+            sv(&[(0, 1.0), (1, 0.5)]), // common terms: the array path
+            sv(&[(29_000, 1.0)]),      // a rare term: the hash-map path
+            sv(&[(3, 2.0), (20_000, 1.0), (25_000, 0.25)]),
+        ];
+        for q in &queries {
+            let mut found = index.search(q, |o| o % 2 == 0);
+            found.sort_by_key(|f| f.0);
+            let expected: Vec<(Offset, f32)> = docs
+                .iter()
+                .enumerate()
+                .filter(|(o, _)| o % 7 != 0 && o % 2 == 0)
+                .filter(|(_, d)| d.indices.iter().any(|i| q.indices.contains(i)))
+                .map(|(o, d)| (o as Offset, d.dot(q)))
+                .collect();
+            assert_eq!(found.len(), expected.len());
+            for (a, b) in found.iter().zip(&expected) {
+                assert_eq!(a.0, b.0);
+                assert!((a.1 - b.1).abs() < 1e-5);
+            }
+        }
     }
 
     #[test]

@@ -162,12 +162,6 @@ impl Indexer {
         }
         report.upserted = on_offer.len();
         report.withdrawn = withdrawn.len();
-        let available: Vec<(usize, PointId)> = pending
-            .iter()
-            .enumerate()
-            .filter(|(_, p)| p.available)
-            .map(|(i, p)| (i, point_id(&p.distributor, &p.product.sku)))
-            .collect();
         let mut ops = vec![UpdateOp::Upsert(on_offer)];
         if !withdrawn.is_empty() {
             ops.push(UpdateOp::Delete(Selector::Ids(withdrawn)));
@@ -190,7 +184,7 @@ impl Indexer {
                 let p = &pending[i];
                 let id = point_id(&p.distributor, &p.product.sku);
                 let named = NamedVectors::from([(String::new(), VectorData::Dense(v))]);
-                if available.iter().any(|(j, _)| *j == i) {
+                if p.available {
                     catalog_ops.push((id, named.clone()));
                 }
                 pricing_ops.push((id, named));

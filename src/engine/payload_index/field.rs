@@ -130,14 +130,17 @@ fn union_range<K: Ord>(
         }
         _ => false,
     };
-    let mut out = RoaringBitmap::new();
     if empty {
-        return out;
+        return RoaringBitmap::new();
     }
-    for (_, b) in map.range((lo, hi)) {
-        out |= b;
-    }
-    out
+    union_of(map.range((lo, hi)).map(|(_, b)| b))
+}
+
+/// The union of many bitmaps in one pass: folding them with `|=` one by
+/// one copies the growing result each time, which dominated wide range
+/// filters (hundreds of distinct values).
+fn union_of<'a>(bitmaps: impl IntoIterator<Item = &'a RoaringBitmap>) -> RoaringBitmap {
+    roaring::MultiOps::union(bitmaps.into_iter())
 }
 
 /// Loose inclusive bounds of a float range (a superset of it).
@@ -331,41 +334,24 @@ impl FieldIndex {
                 Some(map.get(&k).cloned().unwrap_or_default())
             }
             (IndexData::Keyword(map), Match::Any(AnyVariants::Strings(list))) => {
-                let mut out = RoaringBitmap::new();
-                for s in list {
-                    let k = if is_uuid { uuid_key(s) } else { s.clone() };
-                    if let Some(b) = map.get(&k) {
-                        out |= b;
-                    }
-                }
-                Some(out)
+                Some(union_of(list.iter().filter_map(|s| {
+                    map.get(&if is_uuid { uuid_key(s) } else { s.clone() })
+                })))
             }
             (IndexData::Integer { map, .. }, Match::Value(ValueVariants::Integer(i))) => {
                 Some(map.get(i).cloned().unwrap_or_default())
             }
             (IndexData::Integer { map, .. }, Match::Any(AnyVariants::Integers(list))) => {
-                let mut out = RoaringBitmap::new();
-                for i in list {
-                    if let Some(b) = map.get(i) {
-                        out |= b;
-                    }
-                }
-                Some(out)
+                Some(union_of(list.iter().filter_map(|i| map.get(i))))
             }
             (IndexData::Float(map), Match::Value(ValueVariants::Integer(i))) => Some(
                 map.get(&OrdF64::new(*i as f64))
                     .cloned()
                     .unwrap_or_default(),
             ),
-            (IndexData::Float(map), Match::Any(AnyVariants::Integers(list))) => {
-                let mut out = RoaringBitmap::new();
-                for i in list {
-                    if let Some(b) = map.get(&OrdF64::new(*i as f64)) {
-                        out |= b;
-                    }
-                }
-                Some(out)
-            }
+            (IndexData::Float(map), Match::Any(AnyVariants::Integers(list))) => Some(union_of(
+                list.iter().filter_map(|i| map.get(&OrdF64::new(*i as f64))),
+            )),
             (IndexData::Bool { yes, no }, Match::Value(ValueVariants::Bool(b))) => {
                 Some(if *b { yes.clone() } else { no.clone() })
             }
