@@ -7,7 +7,7 @@ then rename), and polls `helio-catalog` until every valid product is
 there by BM25, then until every one has its dense vector. Prints both
 times from the moment of the drop. Uses only the standard library.
 
-    python3 scripts/pipeline-latency.py target/release/helio data/samples/*.csv --expect 233
+    python3 scripts/pipeline-latency.py target/release/helio data/samples/*.csv --expect 357
     python3 scripts/pipeline-latency.py target/release/helio --rows 1000
 
 `--rows N` drops one file of N products made from the SolarTech sample

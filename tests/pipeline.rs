@@ -157,6 +157,39 @@ fn dropped_catalogs_become_searchable_and_survive_kill_9() {
         .unwrap();
     assert!(observed >= 1.0, "{count_line}");
 
+    // The same file again: unchanged products are not embedded again
+    // (not even looked up in the embedding cache).
+    let embedded = |server: &Server| -> u64 {
+        let (_, m) = server.call("GET", "/metrics", None);
+        let m = m.as_str().unwrap_or_default().to_string();
+        [
+            "helio_embedding_cache_hits ",
+            "helio_embedding_cache_misses ",
+        ]
+        .iter()
+        .map(|name| {
+            m.lines()
+                .find(|l| l.starts_with(name))
+                .and_then(|l| l.split_whitespace().last())
+                .and_then(|v| v.parse::<f64>().ok())
+                .unwrap_or_else(|| panic!("no {name} in metrics:\n{m}")) as u64
+        })
+        .sum()
+    };
+    let before = embedded(&server);
+    let name = "distribuidora-sol-nascente.csv";
+    drop_file(&inbox, name, &std::fs::read(samples().join(name)).unwrap());
+    wait_for("the re-dropped file to be archived", || {
+        files_in(&data.join("processed")).len() == 4
+    });
+    std::thread::sleep(Duration::from_millis(1500));
+    assert_eq!(
+        embedded(&server),
+        before,
+        "an unchanged file was re-embedded"
+    );
+    assert_eq!(count(&server, "helio-catalog", None), valid);
+
     // A new snapshot from SolarTech without its last ten products.
     let solartech = std::fs::read_to_string(samples().join("solartech-distribuicao.csv")).unwrap();
     let lines: Vec<&str> = solartech.lines().collect();
@@ -348,4 +381,73 @@ fn document_knowledge_bases_materialize_with_a_recorded_history() {
         "{stdout}"
     );
     assert!(stdout.contains("nope: unknown asset"), "{stdout}");
+}
+
+/// A catalog of `n` panels in English headers, prices shifted by `bump`.
+fn panels_csv(n: usize, bump: f64) -> String {
+    let mut out = String::from(
+        "sku,name,category,manufacturer,model,price,stock,power_w,efficiency,voc,vmp,isc,imp\n",
+    );
+    for i in 0..n {
+        let w = 400 + (i % 40) * 5;
+        out.push_str(&format!(
+            "MK-{i:05},Painel {w}W lote {i},Módulo Fotovoltaico,Fabricante {f},M-{i},{p:.2},{s},{w},21.{d},49.9,41.9,13.9,13.1\n",
+            f = i % 7,
+            p = 600.0 + (i % 50) as f64 + bump,
+            s = i % 300,
+            d = i % 9,
+        ));
+    }
+    out
+}
+
+#[test]
+fn kill_9_in_the_middle_of_an_ingest_loses_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let storage = dir.path().join("storage");
+    let data = dir.path().join("data");
+    let inbox = data.join("inbox");
+    let mine = |v: &str| json!({"must": [{"key": "distributor", "match": {"value": v}}]});
+    let name = "atacado-meio.csv";
+    let distributor = "atacado-meio";
+
+    let server = Server::start(&storage);
+    // The previous snapshot: 40 products.
+    drop_file(&inbox, name, panels_csv(40, 0.0).as_bytes());
+    wait_for("the first snapshot", || {
+        count(&server, "helio-catalog", Some(mine(distributor))) == 40
+    });
+    // The next one lists 1,500 products, the first 40 among them at new
+    // prices; the server is killed while it works on it.
+    drop_file(&inbox, name, panels_csv(1500, 7.0).as_bytes());
+    std::thread::sleep(Duration::from_millis(300));
+    server.kill();
+
+    // Whatever the kill interrupted, the file was not lost: it is in the
+    // inbox (not yet committed) or archived (committed). After a restart
+    // the whole new snapshot is in, never a part of it.
+    let in_inbox = files_in(&inbox).contains(&name.to_string());
+    let archived = files_in(&data.join("processed")).len();
+    assert!(
+        in_inbox || archived == 2,
+        "inbox {:?}, processed {archived}",
+        files_in(&inbox)
+    );
+    let server = Server::start(&storage);
+    wait_for("the new snapshot after the restart", || {
+        count(&server, "helio-catalog", Some(mine(distributor))) == 1500
+    });
+    wait_for("the file archived", || files_in(&inbox).is_empty());
+    assert_eq!(files_in(&data.join("processed")).len(), 2);
+    assert!(files_in(&data.join("rejected")).is_empty());
+    let point = server.ok(
+        "POST",
+        "/collections/helio-catalog/points/scroll",
+        Some(
+            json!({"filter": {"must": [{"key": "sku", "match": {"value": "MK-00003"}}]},
+                    "with_payload": true}),
+        ),
+    );
+    // Row 3 cost 603.00 in the first snapshot and 610.00 in the second.
+    assert_eq!(point["points"][0]["payload"]["price_brl"], 610.0, "{point}");
 }

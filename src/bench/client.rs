@@ -39,12 +39,20 @@ impl Client {
     }
 
     fn call(&self, method: &str, path: &str, body: Option<&Value>) -> Result<Value> {
+        match body {
+            Some(b) => self.call_raw(method, path, Some(&serde_json::to_string(b)?)),
+            None => self.call_raw(method, path, None),
+        }
+    }
+
+    /// A call with an already serialised body: query bodies are serialised
+    /// once, before the clock starts, so the latencies are the server's
+    /// and the network's, not the client's JSON encoder's.
+    fn call_raw(&self, method: &str, path: &str, body: Option<&str>) -> Result<Value> {
         let url = format!("{}{}", self.base, path);
         let req = self.http.request(method, &url);
         let sent = match body {
-            Some(b) => req
-                .set("Content-Type", "application/json")
-                .send_string(&serde_json::to_string(b)?),
+            Some(b) => req.set("Content-Type", "application/json").send_string(b),
             None => req.call(),
         };
         let (status, text) = match sent {
@@ -88,6 +96,18 @@ impl Client {
         }
         let v = self.call("GET", &self.path(""), None)?;
         Ok(v["result"]["points_count"].as_u64().map(|n| n as usize))
+    }
+
+    /// Whether the collection has the bench's vector layout: named
+    /// `dense` (and `sparse`) vectors, or one unnamed vector.
+    pub fn layout_matches(&self, named: bool) -> Result<bool> {
+        let v = self.call("GET", &self.path(""), None)?;
+        let vectors = &v["result"]["config"]["params"]["vectors"];
+        Ok(if named {
+            vectors.get("dense").is_some()
+        } else {
+            vectors.get("size").is_some()
+        })
     }
 
     /// Drops the collection if it exists and creates it from `config`.
@@ -148,8 +168,8 @@ impl Client {
     }
 
     /// Ids of the points one `/points/query` body returns, best first.
-    pub fn query(&self, body: &Value) -> Result<Vec<usize>> {
-        let v = self.call("POST", &self.path("/points/query"), Some(body))?;
+    pub fn query(&self, body: &str) -> Result<Vec<usize>> {
+        let v = self.call_raw("POST", &self.path("/points/query"), Some(body))?;
         v["result"]["points"]
             .as_array()
             .context("query answer has no points")?
@@ -164,7 +184,7 @@ impl Client {
     }
 
     /// Runs `bodies` on `workers` threads, each taking a contiguous share.
-    pub fn query_all(&self, bodies: &[Value], workers: usize) -> Result<QueryRun> {
+    pub fn query_all(&self, bodies: &[String], workers: usize) -> Result<QueryRun> {
         let started = Instant::now();
         let per_worker = bodies.len().div_ceil(workers).max(1);
         type Part = Result<Vec<(Duration, Vec<usize>)>>;

@@ -170,7 +170,10 @@ pub fn run(args: &EmbedBenchArgs) -> Result<Value> {
     client.recreate(&json!({"vectors": {"size": dim, "distance": "Cosine"}}))?;
     let document = Timing::measure(args.requests, |i| {
         client
-            .query(&json!({"query": {"text": queries[i], "model": args.model}, "limit": 1}))
+            .query(
+                &json!({"query": {"text": queries[i], "model": args.model}, "limit": 1})
+                    .to_string(),
+            )
             .map(|_| ())
     });
     let _ = client.collection_call("DELETE", "", &json!({}));

@@ -39,7 +39,8 @@ pub struct Target {
 /// against.
 struct Scenario {
     label: String,
-    bodies: Vec<Value>,
+    /// Serialised `/points/query` bodies.
+    bodies: Vec<String>,
     truth: Vec<Arc<Vec<Vec<usize>>>>,
 }
 
@@ -428,7 +429,7 @@ fn upload(
     if args.reuse {
         let mut all = true;
         for t in targets {
-            all &= t.client.points_count()? == Some(n);
+            all &= t.client.points_count()? == Some(n) && t.client.layout_matches(work.named)?;
         }
         if all {
             eprintln!("reusing collection {} ({n} points)", args.collection);
@@ -485,11 +486,12 @@ fn upload(
 fn scenarios(args: &SearchArgs, targets: &[Target], work: &Workload) -> Result<Vec<Scenario>> {
     let k = args.top_k;
     let nq = work.queries();
-    let each = |f: &dyn Fn(usize) -> Value| -> Vec<Value> { (0..nq).map(f).collect() };
+    let each =
+        |f: &dyn Fn(usize) -> Value| -> Vec<String> { (0..nq).map(|q| f(q).to_string()).collect() };
     // Per target, exact answers: computed locally when the vectors are
     // known, else the server's own `exact=true` answers to `exact_bodies`.
     let truth_for = |local: Option<Vec<Vec<usize>>>,
-                     exact_bodies: &dyn Fn() -> Vec<Value>|
+                     exact_bodies: &dyn Fn() -> Vec<String>|
      -> Result<Vec<Arc<Vec<Vec<usize>>>>> {
         if let Some(local) = local {
             let shared = Arc::new(local);
@@ -560,7 +562,7 @@ fn scenarios(args: &SearchArgs, targets: &[Target], work: &Workload) -> Result<V
 
 /// Runs `bodies` on every target with `workers` client threads, in blocks
 /// whose target order alternates.
-fn measure(targets: &[Target], bodies: &[Value], workers: usize) -> Result<Vec<QueryRun>> {
+fn measure(targets: &[Target], bodies: &[String], workers: usize) -> Result<Vec<QueryRun>> {
     let mut runs: Vec<QueryRun> = targets.iter().map(|_| QueryRun::empty()).collect();
     let block = BLOCK.max(workers * 10);
     for (b, chunk) in bodies.chunks(block).enumerate() {

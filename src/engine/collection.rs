@@ -667,13 +667,20 @@ impl Collection {
         match filter {
             None => points.len(),
             Some(f) if !exact => points.indexes.estimate(f, points.len()).min(points.len()),
-            Some(f) => self.matching(&points, f).len() as usize,
+            Some(f) => self.matching(&points, f, None).len() as usize,
         }
     }
 
     /// Live offsets matching `filter`, narrowed by payload indexes first.
-    pub(super) fn matching(&self, points: &Points, filter: &Filter) -> RoaringBitmap {
-        let candidates = match points.indexes.candidates(filter) {
+    /// The live points matching `filter`. `candidates`, when the caller
+    /// already has them, are the payload indexes' superset.
+    pub(super) fn matching(
+        &self,
+        points: &Points,
+        filter: &Filter,
+        candidates: Option<RoaringBitmap>,
+    ) -> RoaringBitmap {
+        let candidates = match candidates.or_else(|| points.indexes.candidates(filter)) {
             Some(c) => c & &points.live,
             None => points.live.clone(),
         };

@@ -44,7 +44,7 @@ impl Collection {
             }
         }
         let pool = match filter {
-            Some(f) => self.matching(&points, f),
+            Some(f) => self.matching(&points, f, None),
             None => points.live.clone(),
         };
         let mut counts: HashMap<String, (Value, usize)> = HashMap::new();

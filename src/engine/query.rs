@@ -204,7 +204,7 @@ impl Collection {
                     // A custom objective has no graph to walk: score every
                     // candidate the filter lets through.
                     let pool = match &filter {
-                        Some(f) => self.matching(points, f),
+                        Some(f) => self.matching(points, f, None),
                         None => points.live.clone(),
                     };
                     let mut found =

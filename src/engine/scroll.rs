@@ -107,7 +107,7 @@ impl Collection {
             )));
         }
         let matching = match &req.filter {
-            Some(f) => self.matching(&points, f),
+            Some(f) => self.matching(&points, f, None),
             None => points.live.clone(),
         };
         let mut entries: Vec<(f64, PointId, u32, Value)> = Vec::new();

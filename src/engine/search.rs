@@ -10,6 +10,8 @@ use std::cmp::Ordering;
 use std::collections::HashSet;
 use std::sync::Arc;
 
+use roaring::RoaringBitmap;
+
 use super::collection::{check_vector, Collection, Record};
 use super::distance;
 use super::error::{EngineError, Result};
@@ -185,10 +187,23 @@ impl Collection {
             .iter()
             .filter_map(|id| points.ids.get(id).copied())
             .collect();
+        // What the payload indexes can say about the filter, computed once:
+        // a superset of the matching points. Testing a bitmap first spares
+        // the full filter evaluation for most rejected points, which is
+        // what a graph search under a filter mostly visits.
+        let budget = match &prepared {
+            Prepared::Dense { .. } => config.full_scan_threshold_points(&req.using).max(1024),
+            Prepared::Sparse(_) => usize::MAX,
+        };
+        let candidates = req
+            .filter
+            .as_ref()
+            .and_then(|f| points.indexes.candidates_within(f, budget));
         // Liveness is checked by each index below (a space's `present` and
         // a sparse index's docs only hold live offsets).
         let accept = |o: Offset| -> bool {
             !excluded.contains(&o)
+                && candidates.as_ref().is_none_or(|c| c.contains(o))
                 && match &req.filter {
                     None => true,
                     Some(f) => points
@@ -210,10 +225,10 @@ impl Collection {
                     ))
                 })?;
                 let threshold = config.full_scan_threshold_points(&req.using);
-                match self.plan(points, &space.segments, req, threshold) {
+                match self.plan(points, &space.segments, req, candidates.as_ref(), threshold) {
                     Plan::Exact => {
                         let mut pool = match &req.filter {
-                            Some(f) => self.matching(points, f),
+                            Some(f) => self.matching(points, f, candidates.clone()),
                             None => points.live.clone(),
                         };
                         pool &= &space.present;
@@ -268,6 +283,7 @@ impl Collection {
         points: &Points,
         segments: &[Arc<Segment>],
         req: &SearchRequest,
+        candidates: Option<&RoaringBitmap>,
         full_scan_threshold: usize,
     ) -> Plan {
         if req.exact || segments.is_empty() {
@@ -276,7 +292,7 @@ impl Collection {
         let Some(filter) = &req.filter else {
             return Plan::Graph;
         };
-        let estimate = match points.indexes.candidates(filter) {
+        let estimate = match candidates {
             Some(c) => c.intersection_len(&points.live) as usize,
             None => sample_estimate(points, filter),
         };

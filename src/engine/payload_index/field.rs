@@ -117,11 +117,14 @@ fn tree_remove<K: Ord>(map: &mut BTreeMap<K, RoaringBitmap>, k: &K, o: Offset) {
     }
 }
 
+/// The points with a key in `lo..hi`; `None` when more than `budget`
+/// distinct keys are in the range.
 fn union_range<K: Ord>(
     map: &BTreeMap<K, RoaringBitmap>,
     lo: Bound<K>,
     hi: Bound<K>,
-) -> RoaringBitmap {
+    budget: usize,
+) -> Option<RoaringBitmap> {
     let empty = match (&lo, &hi) {
         (Bound::Included(a) | Bound::Excluded(a), Bound::Included(b) | Bound::Excluded(b)) => {
             a > b
@@ -131,16 +134,52 @@ fn union_range<K: Ord>(
         _ => false,
     };
     if empty {
-        return RoaringBitmap::new();
+        return Some(RoaringBitmap::new());
     }
-    union_of(map.range((lo, hi)).map(|(_, b)| b))
+    let range = map.range((lo, hi));
+    if budget < usize::MAX && range.clone().nth(budget).is_some() {
+        return None;
+    }
+    Some(union_of(range.map(|(_, b)| b)))
 }
 
-/// The union of many bitmaps in one pass: folding them with `|=` one by
-/// one copies the growing result each time, which dominated wide range
-/// filters (hundreds of distinct values).
+/// The union of many bitmaps. Folding them with `|=` one by one copies the
+/// growing result each time, and even roaring's multi-way union pays per
+/// bitmap: a range over a field with a distinct value per point (prices,
+/// timestamps) unions tens of thousands of one-element bitmaps. Those are
+/// set into a plain bit array first and read back in order.
 fn union_of<'a>(bitmaps: impl IntoIterator<Item = &'a RoaringBitmap>) -> RoaringBitmap {
-    roaring::MultiOps::union(bitmaps.into_iter())
+    let list: Vec<&RoaringBitmap> = bitmaps.into_iter().collect();
+    if list.len() < 64 {
+        return roaring::MultiOps::union(list);
+    }
+    let mut words: Vec<u64> = Vec::new();
+    let mut set = |o: u32| {
+        let w = o as usize / 64;
+        if w >= words.len() {
+            words.resize(w + 1, 0);
+        }
+        words[w] |= 1 << (o % 64);
+    };
+    for b in list {
+        // Most such maps hold one point: `min` is O(1) where building an
+        // iterator is not.
+        match (b.min(), b.max()) {
+            (Some(lo), Some(hi)) if lo == hi => set(lo),
+            _ => b.iter().for_each(&mut set),
+        }
+    }
+    let ordered = words.iter().enumerate().flat_map(|(w, &bits)| {
+        let mut bits = bits;
+        std::iter::from_fn(move || {
+            (bits != 0).then(|| {
+                let i = bits.trailing_zeros();
+                bits &= bits - 1;
+                (w * 64) as u32 + i
+            })
+        })
+    });
+    RoaringBitmap::from_sorted_iter(ordered).expect("bit positions come out in order")
 }
 
 /// Loose inclusive bounds of a float range (a superset of it).
@@ -384,13 +423,13 @@ impl FieldIndex {
     }
 
     /// Superset of the offsets with a value in the range, or `None`.
-    pub fn range_candidates(&self, r: &RangeInterface) -> Option<RoaringBitmap> {
+    pub fn range_candidates(&self, r: &RangeInterface, budget: usize) -> Option<RoaringBitmap> {
         match (&self.data, r) {
             (IndexData::Float(map), RangeInterface::Float(r)) => {
                 let (lo, hi) = float_bounds(r);
                 let lo = lo.map_or(Bound::Unbounded, |x| Bound::Included(OrdF64::new(x)));
                 let hi = hi.map_or(Bound::Unbounded, |x| Bound::Included(OrdF64::new(x)));
-                Some(union_range(map, lo, hi))
+                union_range(map, lo, hi, budget)
             }
             (IndexData::Integer { map, other_numbers }, RangeInterface::Float(r)) => {
                 // Integers compare as f64; widen where f64 loses precision.
@@ -402,7 +441,7 @@ impl FieldIndex {
                 let hi = hi.map_or(Bound::Unbounded, |x| {
                     Bound::Included((x.floor() as i64).saturating_add(margin(x)))
                 });
-                Some(union_range(map, lo, hi) | other_numbers)
+                Some(union_range(map, lo, hi, budget)? | other_numbers)
             }
             (IndexData::Datetime(map), RangeInterface::DateTime(_)) => {
                 let r = r.datetime_micros()?;
@@ -410,7 +449,7 @@ impl FieldIndex {
                 let hi = [r.lt, r.lte].into_iter().flatten().min();
                 let lo = lo.map_or(Bound::Unbounded, Bound::Included);
                 let hi = hi.map_or(Bound::Unbounded, Bound::Included);
-                Some(union_range(map, lo, hi))
+                union_range(map, lo, hi, budget)
             }
             _ => None,
         }
@@ -437,7 +476,11 @@ impl FieldIndex {
     }
 
     /// Superset of the offsets satisfying a field condition, or `None`.
-    pub fn condition_candidates(&self, fc: &FieldCondition) -> Option<RoaringBitmap> {
+    pub fn condition_candidates(
+        &self,
+        fc: &FieldCondition,
+        budget: usize,
+    ) -> Option<RoaringBitmap> {
         if fc.values_count.is_some() || fc.is_empty.is_some() || fc.is_null.is_some() {
             return None;
         }
@@ -446,7 +489,7 @@ impl FieldIndex {
             parts.push(self.match_candidates(m)?);
         }
         if let Some(r) = &fc.range {
-            parts.push(self.range_candidates(r)?);
+            parts.push(self.range_candidates(r, budget)?);
         }
         if let Some(g) = &fc.geo_radius {
             parts.push(self.geo_candidates(&radius_bounds(&g.center, g.radius))?);
@@ -463,6 +506,27 @@ impl FieldIndex {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn union_of_many_small_bitmaps_is_the_union() {
+        use roaring::RoaringBitmap;
+        // Distinct values per point: thousands of one- or two-element maps.
+        let maps: Vec<RoaringBitmap> = (0..5000u32)
+            .map(|i| [i * 7 % 40_000, i * 13 % 40_000 + 3].into_iter().collect())
+            .collect();
+        let mut folded = RoaringBitmap::new();
+        for m in &maps {
+            folded |= m;
+        }
+        assert_eq!(super::union_of(&maps), folded);
+        // Few, large maps take roaring's own path.
+        assert_eq!(super::union_of(&maps[..10]), {
+            let mut f = RoaringBitmap::new();
+            maps[..10].iter().for_each(|m| f |= m);
+            f
+        });
+        assert!(super::union_of(std::iter::empty()).is_empty());
+    }
+
     use serde_json::{json, Value};
 
     use super::super::test_support::{build, cands, payloads, scan, P};

@@ -145,7 +145,18 @@ impl PayloadIndexes {
     /// narrow only when every one of their conditions is narrowable;
     /// `must_not` is never used.
     pub fn candidates(&self, filter: &Filter) -> Option<RoaringBitmap> {
-        self.filter_candidates(filter, "")
+        self.filter_candidates(filter, "", usize::MAX)
+    }
+
+    /// As [`candidates`](Self::candidates), but a range condition spanning
+    /// more than `budget` distinct indexed values counts as not narrowable.
+    /// Each value is a separate bitmap in memory, and a wide range over a
+    /// field with a value per point (a price, a timestamp) would touch tens
+    /// of thousands of them: ~10 ms per query at 100k points, where the
+    /// search itself takes one. A search that would then scan at least
+    /// `budget` points checks the filter point by point instead.
+    pub fn candidates_within(&self, filter: &Filter, budget: usize) -> Option<RoaringBitmap> {
+        self.filter_candidates(filter, "", budget)
     }
 
     /// Estimated number of matching points out of `total`.
@@ -156,21 +167,21 @@ impl PayloadIndexes {
         }
     }
 
-    fn filter_candidates(&self, f: &Filter, prefix: &str) -> Option<RoaringBitmap> {
+    fn filter_candidates(&self, f: &Filter, prefix: &str, budget: usize) -> Option<RoaringBitmap> {
         let mut acc: Option<RoaringBitmap> = None;
         for c in f.must.iter().flatten() {
-            if let Some(b) = self.condition_candidates(c, prefix) {
+            if let Some(b) = self.condition_candidates(c, prefix, budget) {
                 acc = intersect(acc, b);
             }
         }
         if let Some(should) = &f.should {
-            if let Some(b) = self.union_all(should, prefix) {
+            if let Some(b) = self.union_all(should, prefix, budget) {
                 acc = intersect(acc, b);
             }
         }
         if let Some(ms) = &f.min_should {
             if ms.min_count > 0 {
-                if let Some(b) = self.union_all(&ms.conditions, prefix) {
+                if let Some(b) = self.union_all(&ms.conditions, prefix, budget) {
                     acc = intersect(acc, b);
                 }
             }
@@ -180,24 +191,34 @@ impl PayloadIndexes {
 
     /// Union of the candidates of every condition, if all are narrowable
     /// (empty for no condition: an empty `should` matches nothing).
-    fn union_all(&self, conditions: &[Condition], prefix: &str) -> Option<RoaringBitmap> {
+    fn union_all(
+        &self,
+        conditions: &[Condition],
+        prefix: &str,
+        budget: usize,
+    ) -> Option<RoaringBitmap> {
         let mut out = RoaringBitmap::new();
         for c in conditions {
-            out |= self.condition_candidates(c, prefix)?;
+            out |= self.condition_candidates(c, prefix, budget)?;
         }
         Some(out)
     }
 
-    fn condition_candidates(&self, c: &Condition, prefix: &str) -> Option<RoaringBitmap> {
+    fn condition_candidates(
+        &self,
+        c: &Condition,
+        prefix: &str,
+        budget: usize,
+    ) -> Option<RoaringBitmap> {
         match c {
             Condition::Field(fc) => self
                 .fields
                 .get(&join_key(prefix, &fc.key))?
-                .condition_candidates(fc),
-            Condition::Filter(f) => self.filter_candidates(f, prefix),
+                .condition_candidates(fc, budget),
+            Condition::Filter(f) => self.filter_candidates(f, prefix, budget),
             Condition::Nested(n) => {
                 let inner = format!("{}[]", join_key(prefix, &n.nested.key));
-                self.filter_candidates(&n.nested.filter, &inner)
+                self.filter_candidates(&n.nested.filter, &inner, budget)
             }
             Condition::IsEmpty(_)
             | Condition::IsNull(_)
