@@ -66,6 +66,8 @@ pub struct LocalEmbedder {
     threads: usize,
     max_seq_length: usize,
     tokenizer: Tokenizer,
+    /// The same tokenizer without truncation, to count a text's tokens.
+    counter: Tokenizer,
     /// sentence-transformers' `do_lower_case`: lower-case texts before tokenising (the tokenizer may lower-case
     /// on its own too; this is the module-level switch of `sentence_bert_config.json`).
     lower_case: bool,
@@ -179,6 +181,10 @@ impl LocalEmbedder {
         // tokenizer.json often carries its own settings (all-MiniLM-L6-v2's: truncate at 128, pad to 128).
         // sentence-transformers overrides them: truncate at max_seq_length, and we pack instead of padding.
         tokenizer.with_padding(None);
+        let mut counter = tokenizer.clone();
+        counter
+            .with_truncation(None)
+            .map_err(|e| anyhow!("{}: {e}", tokenizer_path.display()))?;
         tokenizer
             .with_truncation(Some(TruncationParams {
                 max_length: max_seq_length,
@@ -218,6 +224,7 @@ impl LocalEmbedder {
             threads,
             max_seq_length,
             tokenizer,
+            counter,
             lower_case: sbert.do_lower_case,
             bert,
             pooling,
@@ -239,6 +246,22 @@ impl LocalEmbedder {
     /// Tokens (special tokens included) a text is cut to; the rest of a longer text is ignored.
     pub fn max_seq_length(&self) -> usize {
         self.max_seq_length
+    }
+
+    /// Tokens `text` makes for this model, special tokens included and
+    /// without the cut at `max_seq_length`: how the knowledge bases size
+    /// their chunks.
+    pub fn token_count(&self, text: &str) -> usize {
+        let lowered;
+        let text = if self.lower_case {
+            lowered = text.to_lowercase();
+            lowered.as_str()
+        } else {
+            text
+        };
+        self.counter
+            .encode(text, true)
+            .map_or_else(|_| text.split_whitespace().count(), |e| e.len())
     }
 
     /// Cores this embedder uses at most.

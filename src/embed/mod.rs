@@ -32,6 +32,11 @@ pub trait Embedder: Send + Sync {
     fn token_count(&self, text: &str) -> usize {
         text.split_whitespace().count()
     }
+    /// Tokens the model reads of a text; the rest is cut. `None` when the
+    /// backend does not say.
+    fn max_tokens(&self) -> Option<usize> {
+        None
+    }
 }
 
 #[derive(Debug, thiserror::Error)]

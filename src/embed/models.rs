@@ -137,6 +137,14 @@ impl Embedder for LocalEmbedder {
         }
         LocalEmbedder::embed(self, texts).map_err(EmbedError::Backend)
     }
+
+    fn token_count(&self, text: &str) -> usize {
+        LocalEmbedder::token_count(self, text)
+    }
+
+    fn max_tokens(&self) -> Option<usize> {
+        Some(LocalEmbedder::max_seq_length(self))
+    }
 }
 
 pub struct Models {

@@ -22,7 +22,7 @@ use rusqlite::{params, Connection};
 use serde_json::json;
 
 use super::index::{ensure_collection, IndexError, BM25_VECTOR};
-use super::kb::{load_dir, Chunk};
+use super::kb::{load_dir, Chunk, Sizing};
 use super::Pipeline;
 use crate::embed::Models;
 use crate::engine::collection::{PointInsert, Selector, UpdateOp};
@@ -334,7 +334,9 @@ impl Assets {
     /// delete the chunks of documents that are gone.
     fn documents(&self, folder: &str, collection: &str) -> Result<Counts, AssetError> {
         let embedder = self.models.default_dense().ok_or(AssetError::NoModel)?;
-        let (chunks, problems) = load_dir(&self.kb_dir.join(folder), folder);
+        let count = |text: &str| embedder.token_count(text);
+        let sizing = Sizing::for_model(embedder.max_tokens(), &count);
+        let (chunks, problems) = load_dir(&self.kb_dir.join(folder), folder, &sizing);
         for p in &problems {
             tracing::warn!(kb = folder, problem = %p, "document skipped");
         }

@@ -1,11 +1,13 @@
 //! The document knowledge bases (regulatory, technical, sales): Markdown
-//! files with a front-matter block, cut into chunks at their `##`
-//! headings so a search returns the section that answers, with the
-//! document's id and title for the assistant to cite.
+//! and plain-text documents and CSV tables, cut into chunks sized in the
+//! embedding model's tokens (the seed's 500 with 50 of overlap, capped by
+//! what the model reads), on heading, paragraph and sentence boundaries,
+//! so a search returns the passage that answers, with the document's id,
+//! title and heading path for the assistant to cite.
 
 use std::path::Path;
 
-/// A section of a document, as indexed.
+/// A passage of a document, as indexed.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct Chunk {
     pub doc_id: String,
@@ -13,28 +15,68 @@ pub struct Chunk {
     pub kb: String,
     pub source: Option<String>,
     pub updated: Option<String>,
+    /// The heading path joined with ` › ` (empty before the first heading).
     pub heading: String,
-    /// Title, heading and section text: what is embedded and returned.
+    /// `##`, `###`, ... headings above the passage, outermost first.
+    pub heading_path: Vec<String>,
+    /// Title, heading path and passage: what is embedded and returned.
     pub text: String,
+    /// Tokens of `text` for the embedding model.
+    pub tokens: usize,
     /// Position of the chunk in its document, from 0.
     pub index: usize,
     pub file: String,
 }
 
-/// Longest chunk text; longer sections are cut at paragraph breaks. The
-/// model reads 256 tokens, about 1,000 characters of Portuguese.
-const MAX_CHARS: usize = 1200;
+/// How chunks are sized, in tokens of the embedding model.
+pub struct Sizing<'a> {
+    /// Most tokens of a chunk's text, its title line included.
+    pub max_tokens: usize,
+    /// Tokens of a chunk's end repeated at the start of the next one in
+    /// the same section, so a sentence cut from its context keeps some.
+    pub overlap: usize,
+    pub count: &'a dyn Fn(&str) -> usize,
+}
 
-/// Every chunk of every `.md` file directly in `dir` (README.md excluded),
-/// in file order, and a line per file that could not be used.
-pub fn load_dir(dir: &Path, kb: &str) -> (Vec<Chunk>, Vec<String>) {
+/// The seed's chunk size (for OpenAI's models) and overlap.
+pub const TARGET_TOKENS: usize = 500;
+pub const OVERLAP_TOKENS: usize = 50;
+
+impl<'a> Sizing<'a> {
+    /// 500 tokens with 50 of overlap, or the model's window (all-MiniLM
+    /// reads 256) with a tenth of it, so that no chunk is truncated when
+    /// embedded.
+    pub fn for_model(model_max: Option<usize>, count: &'a dyn Fn(&str) -> usize) -> Sizing<'a> {
+        let max_tokens = model_max.map_or(TARGET_TOKENS, |m| m.min(TARGET_TOKENS));
+        Sizing {
+            max_tokens,
+            overlap: OVERLAP_TOKENS * max_tokens / TARGET_TOKENS,
+            count,
+        }
+    }
+}
+
+/// A rough token count for when no tokenizer is at hand: Portuguese runs
+/// at about 1.4 WordPiece tokens per word.
+pub fn approximate_tokens(text: &str) -> usize {
+    (text.split_whitespace().count() * 7).div_ceil(5)
+}
+
+/// Every chunk of every `.md`, `.txt` and `.csv` file directly in `dir`
+/// (README.md excluded), in file order, and a line per file that could
+/// not be used.
+pub fn load_dir(dir: &Path, kb: &str, sizing: &Sizing) -> (Vec<Chunk>, Vec<String>) {
     let mut chunks = Vec::new();
     let mut problems = Vec::new();
     let mut files: Vec<_> = match std::fs::read_dir(dir) {
         Ok(entries) => entries
             .flatten()
             .map(|e| e.path())
-            .filter(|p| p.extension().is_some_and(|e| e == "md"))
+            .filter(|p| {
+                p.extension().and_then(|e| e.to_str()).is_some_and(|e| {
+                    matches!(e.to_ascii_lowercase().as_str(), "md" | "txt" | "csv")
+                })
+            })
             .filter(|p| p.file_name().is_some_and(|n| n != "README.md"))
             .collect(),
         Err(e) => {
@@ -48,86 +90,332 @@ pub fn load_dir(dir: &Path, kb: &str) -> (Vec<Chunk>, Vec<String>) {
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_default();
-        match std::fs::read_to_string(&path) {
-            Ok(text) => match split(&text, kb, &name) {
-                Ok(mut c) => chunks.append(&mut c),
-                Err(e) => problems.push(format!("{name}: {e}")),
-            },
+        let loaded = std::fs::read(&path)
+            .map_err(|e| e.to_string())
+            .and_then(|bytes| {
+                let (text, _) = super::parse::decode(&bytes).map_err(|e| e.to_string())?;
+                if name.to_ascii_lowercase().ends_with(".csv") {
+                    split_table(&text, kb, &name, sizing)
+                } else {
+                    split(&text, kb, &name, sizing)
+                }
+            });
+        match loaded {
+            Ok(mut c) => chunks.append(&mut c),
             Err(e) => problems.push(format!("{name}: {e}")),
         }
     }
     (chunks, problems)
 }
 
-/// Cuts one document into chunks.
-pub fn split(text: &str, kb: &str, file: &str) -> Result<Vec<Chunk>, String> {
-    let (meta, body) = front_matter(text)?;
+/// A piece of text the chunker never cuts inside (a sentence, a list
+/// item, a table row), and how it joins the piece before it.
+struct Unit {
+    text: String,
+    tokens: usize,
+    sep: &'static str,
+}
+
+/// Cuts one Markdown or plain-text document into chunks. Markdown needs a
+/// front-matter block with `id` and `title`; plain text may have one, and
+/// otherwise takes its id from the file name and its title from its first
+/// line.
+pub fn split(text: &str, kb: &str, file: &str, sizing: &Sizing) -> Result<Vec<Chunk>, String> {
+    let stem = file.rsplit_once('.').map_or(file, |(s, _)| s);
+    let markdown = file.to_ascii_lowercase().ends_with(".md");
+    let (meta, body) = match front_matter(text) {
+        Ok(found) => found,
+        Err(e) if markdown => return Err(e),
+        Err(_) => (Vec::new(), text.trim_start_matches('\u{feff}')),
+    };
     let get = |k: &str| {
         meta.iter()
             .find(|(key, _)| key == k)
             .map(|(_, v)| v.clone())
     };
-    let doc_id = get("id").ok_or("front matter has no `id`")?;
-    let title = get("title").ok_or("front matter has no `title`")?;
-    let mut sections: Vec<(String, String)> = Vec::new();
-    let mut heading = String::new();
+    let (doc_id, title, body) = if markdown {
+        (
+            get("id").ok_or("front matter has no `id`")?,
+            get("title").ok_or("front matter has no `title`")?,
+            body,
+        )
+    } else {
+        let first = body
+            .lines()
+            .find(|l| !l.trim().is_empty())
+            .unwrap_or("")
+            .trim();
+        match get("title") {
+            Some(t) => (get("id").unwrap_or_else(|| stem.to_string()), t, body),
+            None if !first.is_empty() && first.chars().count() <= 120 => {
+                let rest = body.split_once(first).map_or("", |(_, r)| r);
+                (
+                    stem.to_string(),
+                    first.trim_start_matches('#').trim().to_string(),
+                    rest,
+                )
+            }
+            None => (stem.to_string(), stem.replace(['-', '_'], " "), body),
+        }
+    };
+    // Sections: (heading path, text).
+    let mut sections: Vec<(Vec<String>, String)> = Vec::new();
+    let mut path: Vec<String> = Vec::new();
     let mut current = String::new();
     for line in body.lines() {
-        if let Some(h) = line.strip_prefix("## ") {
-            sections.push((heading, std::mem::take(&mut current)));
-            heading = h.trim().to_string();
-        } else if line.starts_with("# ") && heading.is_empty() && current.trim().is_empty() {
-            // The document's own title line repeats the front matter.
-        } else {
-            current.push_str(line);
-            current.push('\n');
+        let level = line.chars().take_while(|&c| c == '#').count();
+        let heading = (level >= 1 && line[level..].starts_with(' ')).then(|| line[level..].trim());
+        match heading {
+            // The document's own `#` title line repeats the front matter.
+            Some(_) if level == 1 && path.is_empty() && current.trim().is_empty() => {}
+            Some(h) if level >= 2 => {
+                sections.push((path.clone(), std::mem::take(&mut current)));
+                path.truncate(level - 2);
+                path.push(h.to_string());
+            }
+            _ => {
+                current.push_str(line);
+                current.push('\n');
+            }
         }
     }
-    sections.push((heading, current));
+    sections.push((path, current));
+
+    let doc = Doc {
+        doc_id,
+        title,
+        kb,
+        source: get("source"),
+        updated: get("updated"),
+        file,
+    };
     let mut chunks = Vec::new();
-    for (heading, section) in sections {
-        for piece in pieces(section.trim()) {
-            let label = if heading.is_empty() {
-                title.clone()
-            } else {
-                format!("{title} — {heading}")
-            };
-            chunks.push(Chunk {
-                doc_id: doc_id.clone(),
-                title: title.clone(),
-                kb: kb.to_string(),
-                source: get("source"),
-                updated: get("updated"),
-                heading: heading.clone(),
-                text: format!("{label}\n\n{piece}"),
-                index: chunks.len(),
-                file: file.to_string(),
-            });
-        }
+    for (path, section) in sections {
+        let units = sentence_units(section.trim(), sizing);
+        doc.pack(&path, units, sizing, sizing.overlap, &mut chunks);
     }
     Ok(chunks)
 }
 
-/// A section as pieces of at most `MAX_CHARS`, cut between paragraphs
-/// (a single longer paragraph stays whole rather than be cut mid-sentence).
-fn pieces(section: &str) -> Vec<String> {
-    if section.is_empty() {
-        return Vec::new();
+/// A CSV table (quote history, tariffs): every row becomes `header:
+/// value` pairs, rows packed into chunks under the file's name. Rows are
+/// never cut or repeated.
+pub fn split_table(
+    text: &str,
+    kb: &str,
+    file: &str,
+    sizing: &Sizing,
+) -> Result<Vec<Chunk>, String> {
+    let stem = file.rsplit_once('.').map_or(file, |(s, _)| s);
+    let text = text.trim_start_matches('\u{feff}');
+    let mut reader = csv::ReaderBuilder::new()
+        .delimiter(super::parse::detect_delimiter(text))
+        .flexible(true)
+        .from_reader(text.as_bytes());
+    let headers: Vec<String> = reader
+        .headers()
+        .map_err(|e| format!("no header row: {e}"))?
+        .iter()
+        .map(|h| h.trim().to_string())
+        .collect();
+    let mut units = Vec::new();
+    for (i, record) in reader.records().enumerate() {
+        let record = record.map_err(|e| format!("row {}: {e}", i + 2))?;
+        let row: Vec<String> = headers
+            .iter()
+            .zip(record.iter())
+            .filter(|(_, v)| !v.trim().is_empty())
+            .map(|(h, v)| format!("{h}: {}", v.trim()))
+            .collect();
+        if row.is_empty() {
+            continue;
+        }
+        let text = row.join("; ");
+        units.push(Unit {
+            tokens: (sizing.count)(&text),
+            text,
+            sep: "\n",
+        });
     }
+    if units.is_empty() {
+        return Err("the table has no rows".into());
+    }
+    let doc = Doc {
+        doc_id: stem.to_string(),
+        title: stem.replace(['-', '_'], " "),
+        kb,
+        source: Some(file.to_string()),
+        updated: None,
+        file,
+    };
+    let mut chunks = Vec::new();
+    doc.pack(&[], units, sizing, 0, &mut chunks);
+    Ok(chunks)
+}
+
+/// What every chunk of one document carries.
+struct Doc<'a> {
+    doc_id: String,
+    title: String,
+    kb: &'a str,
+    source: Option<String>,
+    updated: Option<String>,
+    file: &'a str,
+}
+
+impl Doc<'_> {
+    /// Packs `units` greedily into chunks of at most `sizing.max_tokens`
+    /// (title line included), each after the first starting with the
+    /// last units of the one before, up to `overlap` tokens.
+    fn pack(
+        &self,
+        path: &[String],
+        units: Vec<Unit>,
+        sizing: &Sizing,
+        overlap: usize,
+        out: &mut Vec<Chunk>,
+    ) {
+        if units.is_empty() {
+            return;
+        }
+        let heading = path.join(" › ");
+        let label = if heading.is_empty() {
+            self.title.clone()
+        } else {
+            format!("{} — {heading}", self.title)
+        };
+        let budget = sizing
+            .max_tokens
+            .saturating_sub((sizing.count)(&label))
+            .max(16);
+        let mut start = 0;
+        let mut prev_end = 0;
+        while start < units.len() {
+            let mut end = start;
+            let mut used = 0;
+            // A chunk takes at least one unit the one before did not, even
+            // past the budget, so packing always moves on.
+            while end < units.len() && (end <= prev_end || used + units[end].tokens <= budget) {
+                used += units[end].tokens;
+                end += 1;
+            }
+            prev_end = end;
+            let mut body = String::new();
+            for (i, u) in units[start..end].iter().enumerate() {
+                if i > 0 {
+                    body.push_str(u.sep);
+                }
+                body.push_str(&u.text);
+            }
+            let text = format!("{label}\n\n{body}");
+            out.push(Chunk {
+                doc_id: self.doc_id.clone(),
+                title: self.title.clone(),
+                kb: self.kb.to_string(),
+                source: self.source.clone(),
+                updated: self.updated.clone(),
+                heading: heading.clone(),
+                heading_path: path.to_vec(),
+                tokens: (sizing.count)(&text),
+                text,
+                index: out.len(),
+                file: self.file.to_string(),
+            });
+            if end == units.len() {
+                break;
+            }
+            // Step back over the last units that fit in the overlap, but
+            // always move forward.
+            let mut back = end;
+            let mut repeated = 0;
+            while back > start + 1 && repeated + units[back - 1].tokens <= overlap {
+                repeated += units[back - 1].tokens;
+                back -= 1;
+            }
+            start = back;
+        }
+    }
+}
+
+/// A section as units: paragraphs split into lines (list items stay
+/// whole) and lines into sentences; a sentence longer than a chunk is cut
+/// into word runs.
+fn sentence_units(section: &str, sizing: &Sizing) -> Vec<Unit> {
+    let mut units = Vec::new();
+    for (p, paragraph) in section
+        .split("\n\n")
+        .map(str::trim)
+        .filter(|p| !p.is_empty())
+        .enumerate()
+    {
+        for (l, line) in paragraph
+            .lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty())
+            .enumerate()
+        {
+            for (s, sentence) in sentences(line).into_iter().enumerate() {
+                let sep = match (p, l, s) {
+                    (_, 0, 0) => "\n\n",
+                    (_, _, 0) => "\n",
+                    _ => " ",
+                };
+                let tokens = (sizing.count)(sentence);
+                if tokens <= sizing.max_tokens / 2 {
+                    units.push(Unit {
+                        text: sentence.to_string(),
+                        tokens,
+                        sep,
+                    });
+                    continue;
+                }
+                // A run-on sentence: word runs of about half a chunk.
+                let words: Vec<&str> = sentence.split_whitespace().collect();
+                let per = (words.len() * sizing.max_tokens / 2 / tokens.max(1)).max(1);
+                for (w, run) in words.chunks(per).enumerate() {
+                    let text = run.join(" ");
+                    units.push(Unit {
+                        tokens: (sizing.count)(&text),
+                        text,
+                        sep: if w == 0 { sep } else { " " },
+                    });
+                }
+            }
+        }
+    }
+    units
+}
+
+/// Abbreviations that a full stop follows inside a sentence.
+const ABBREVIATIONS: [&str; 16] = [
+    "art", "arts", "inc", "n", "nº", "p", "pág", "págs", "ex", "sr", "sra", "dr", "dra", "prof",
+    "fig", "cap",
+];
+
+/// Sentences of a line: cut after `.`, `!` or `?` followed by a space and
+/// a capital letter or digit, except after an abbreviation (so
+/// "R$ 1.234,56" and "art. 5º" stay whole).
+fn sentences(line: &str) -> Vec<&str> {
     let mut out = Vec::new();
-    let mut current = String::new();
-    for paragraph in section.split("\n\n") {
-        if !current.is_empty() && current.len() + paragraph.len() > MAX_CHARS {
-            out.push(std::mem::take(&mut current));
+    let mut start = 0;
+    let chars: Vec<(usize, char)> = line.char_indices().collect();
+    for w in chars.windows(3) {
+        let [(at, a), (_, b), (i, c)] = [w[0], w[1], w[2]];
+        if matches!(a, '.' | '!' | '?') && b == ' ' && (c.is_uppercase() || c.is_ascii_digit()) {
+            let word = line[start..at]
+                .rsplit(|ch: char| ch.is_whitespace() || ch == '(')
+                .next()
+                .unwrap_or("")
+                .to_lowercase();
+            if a == '.' && ABBREVIATIONS.contains(&word.as_str()) {
+                continue;
+            }
+            out.push(line[start..i].trim());
+            start = i;
         }
-        if !current.is_empty() {
-            current.push_str("\n\n");
-        }
-        current.push_str(paragraph.trim_end());
     }
-    if !current.trim().is_empty() {
-        out.push(current);
-    }
+    out.push(line[start..].trim());
+    out.retain(|s| !s.is_empty());
     out
 }
 
@@ -160,40 +448,107 @@ fn front_matter(text: &str) -> Result<FrontMatter<'_>, String> {
 mod tests {
     use super::*;
 
-    const DOC: &str = "---\nid: reg-x\ntitle: Lei X\nkb: regulatory\nsource: \"Lei nº 1\"\nupdated: 2026-11-01\n---\n\n# Lei X\n\nIntro.\n\n## Prazos\n\nTexto dos prazos.\n\n## Documentos\n\nLista.\n";
+    const DOC: &str = "---\nid: reg-x\ntitle: Lei X\nkb: regulatory\nsource: \"Lei nº 1\"\nupdated: 2026-11-01\n---\n\n# Lei X\n\nIntro.\n\n## Prazos\n\nTexto dos prazos.\n\n### Exceções\n\nCasos.\n\n## Documentos\n\nLista.\n";
 
-    #[test]
-    fn documents_are_cut_at_headings_with_their_citation() {
-        let chunks = split(DOC, "regulatory", "x.md").unwrap();
-        let headings: Vec<&str> = chunks.iter().map(|c| c.heading.as_str()).collect();
-        assert_eq!(headings, ["", "Prazos", "Documentos"]);
-        assert_eq!(chunks[1].text, "Lei X — Prazos\n\nTexto dos prazos.");
-        assert_eq!(chunks[1].source.as_deref(), Some("Lei nº 1"));
-        assert!(chunks.iter().all(|c| c.doc_id == "reg-x"));
-        assert_eq!(chunks[2].index, 2);
+    fn word_count(t: &str) -> usize {
+        t.split_whitespace().count()
+    }
+
+    fn words() -> Sizing<'static> {
+        Sizing {
+            max_tokens: 60,
+            overlap: 12,
+            count: &word_count,
+        }
     }
 
     #[test]
-    fn long_sections_are_cut_between_paragraphs_and_bad_files_are_reported() {
-        let long = format!(
-            "---\nid: a\ntitle: A\n---\n## S\n\n{}\n\n{}\n",
-            "x".repeat(900),
-            "y".repeat(900)
+    fn documents_are_cut_at_headings_with_their_citation() {
+        let chunks = split(DOC, "regulatory", "x.md", &words()).unwrap();
+        let headings: Vec<&str> = chunks.iter().map(|c| c.heading.as_str()).collect();
+        assert_eq!(headings, ["", "Prazos", "Prazos › Exceções", "Documentos"]);
+        assert_eq!(chunks[1].text, "Lei X — Prazos\n\nTexto dos prazos.");
+        assert_eq!(chunks[2].heading_path, ["Prazos", "Exceções"]);
+        assert_eq!(chunks[1].source.as_deref(), Some("Lei nº 1"));
+        assert!(chunks.iter().all(|c| c.doc_id == "reg-x"));
+        assert_eq!(chunks[3].index, 3);
+        assert!(split("no front matter", "k", "b.md", &words()).is_err());
+        assert!(split("---\ntitle: B\n---\n", "k", "b.md", &words()).is_err());
+    }
+
+    #[test]
+    fn long_sections_fit_the_budget_and_overlap() {
+        // 30 sentences of 5 words: 150 words under a 60-word budget.
+        let body: Vec<String> = (0..30)
+            .map(|i| format!("Frase número {i} sobre inversores."))
+            .collect();
+        let doc = format!("---\nid: a\ntitle: A\n---\n## S\n\n{}\n", body.join(" "));
+        let sizing = words();
+        let chunks = split(&doc, "technical", "a.md", &sizing).unwrap();
+        assert!(chunks.len() >= 3, "{}", chunks.len());
+        for c in &chunks {
+            assert!(
+                c.tokens <= sizing.max_tokens,
+                "{} tokens: {}",
+                c.tokens,
+                c.text
+            );
+        }
+        // Every sentence is somewhere, and consecutive chunks share their
+        // edge sentences.
+        for s in &body {
+            assert!(chunks.iter().any(|c| c.text.contains(s.as_str())), "{s}");
+        }
+        for pair in chunks.windows(2) {
+            let last = sentences(pair[0].text.lines().last().unwrap())
+                .pop()
+                .unwrap();
+            assert!(pair[1].text.contains(last), "no overlap: {last}");
+        }
+        // Sentences are not cut inside money or abbreviations.
+        assert_eq!(
+            sentences("Custa R$ 1.234,56 no art. 5º da lei. Outra frase."),
+            ["Custa R$ 1.234,56 no art. 5º da lei.", "Outra frase."]
         );
-        let chunks = split(&long, "technical", "a.md").unwrap();
-        assert_eq!(chunks.len(), 2);
-        assert!(split("no front matter", "k", "b.md").is_err());
-        assert!(split("---\ntitle: B\n---\n", "k", "b.md").is_err());
+    }
+
+    #[test]
+    fn plain_text_and_tables() {
+        let chunks = split(
+            "Guia de garantia\n\nO prazo é de 12 anos.",
+            "sales",
+            "garantia.txt",
+            &words(),
+        )
+        .unwrap();
+        assert_eq!(chunks.len(), 1);
+        assert_eq!(chunks[0].doc_id, "garantia");
+        assert_eq!(chunks[0].title, "Guia de garantia");
+        assert!(chunks[0].text.ends_with("O prazo é de 12 anos."));
+
+        let csv = "data;uf;status\n2026-01-05;BA;ganho\n2026-02-10;PE;perdido\n";
+        let rows = split_table(csv, "sales", "cotacoes.csv", &words()).unwrap();
+        assert_eq!(rows.len(), 1);
+        assert!(rows[0]
+            .text
+            .contains("data: 2026-02-10; uf: PE; status: perdido"));
+        assert!(split_table("a,b\n", "sales", "vazio.csv", &words()).is_err());
     }
 
     #[test]
     fn the_shipped_documents_all_load() {
         let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("data/kb");
+        let sizing = Sizing::for_model(Some(256), &approximate_tokens);
+        assert_eq!((sizing.max_tokens, sizing.overlap), (256, 25));
         for kb in ["regulatory", "technical", "sales"] {
-            let (chunks, problems) = load_dir(&root.join(kb), kb);
+            let (chunks, problems) = load_dir(&root.join(kb), kb, &sizing);
             assert!(problems.is_empty(), "{problems:?}");
             assert!(chunks.len() >= 20, "{kb}: {} chunks", chunks.len());
-            assert!(chunks.iter().all(|c| c.text.len() <= 2 * MAX_CHARS));
+            assert!(chunks
+                .iter()
+                .all(|c| c.tokens <= 256 || c.text.split_whitespace().count() < 20));
         }
+        let (sales, _) = load_dir(&root.join("sales"), "sales", &sizing);
+        assert!(sales.iter().any(|c| c.file == "historico-cotacoes.csv"));
     }
 }

@@ -574,7 +574,7 @@ pub(crate) fn collapse(s: &str) -> String {
         .replace('\u{feff}', "")
 }
 
-fn decode(bytes: &[u8]) -> Result<(String, &'static encoding_rs::Encoding), FileError> {
+pub(crate) fn decode(bytes: &[u8]) -> Result<(String, &'static encoding_rs::Encoding), FileError> {
     if bytes.iter().all(u8::is_ascii_whitespace) {
         return Err(FileError::Empty);
     }
@@ -732,7 +732,7 @@ fn read_records(text: &str, delimiter: u8, limit: usize) -> Result<Vec<Record>, 
     Ok(out)
 }
 
-fn detect_delimiter(text: &str) -> u8 {
+pub(crate) fn detect_delimiter(text: &str) -> u8 {
     let mut best = (b';', (0usize, 0usize, 0usize));
     for delimiter in [b';', b',', b'\t'] {
         let Ok(records) = read_records(text, delimiter, DETECT_SAMPLE) else {
