@@ -157,7 +157,7 @@ impl Default for Config {
                 .map(|a| {
                     (
                         a.to_string(),
-                        crate::pipeline::schedule::DEFAULT_CRON.to_string(),
+                        crate::pipeline::schedule::default_cron(a).to_string(),
                     )
                 })
                 .collect(),
@@ -295,6 +295,7 @@ mod tests {
         assert_eq!(get("sales_kb"), "0 6 * * *");
         assert_eq!(get("catalog_kb"), "off");
         assert_eq!(get("regulatory_kb"), "0 2 * * *");
+        assert_eq!(get("tariffs"), "0 6 * * *");
         assert_eq!(c.schedule_tz, "UTC");
         let bad = ServeArgs {
             schedules: vec!["nope=0 1 * * *".into()],

@@ -32,13 +32,13 @@ enum Command {
     /// Ingest distributor catalog CSVs into the catalog and the knowledge
     /// bases, as the server does with files dropped into its inbox.
     Ingest(IngestCommand),
-    /// Materialize knowledge-base assets now (all five when none is named).
+    /// Materialize knowledge-base assets now (all of them when none is named).
     Materialize(MaterializeCommand),
 }
 
 #[derive(clap::Args)]
 struct MaterializeCommand {
-    /// catalog_kb, pricing_kb, regulatory_kb, technical_kb, sales_kb.
+    /// catalog_kb, pricing_kb, regulatory_kb, technical_kb, sales_kb, tariffs.
     assets: Vec<String>,
     #[command(flatten)]
     serve: ServeArgs,

@@ -346,7 +346,8 @@ fn document_knowledge_bases_materialize_with_a_recorded_history() {
             "pricing_kb",
             "regulatory_kb",
             "technical_kb",
-            "sales_kb"
+            "sales_kb",
+            "tariffs"
         ]
     );
     assert_eq!(assets["assets"][1]["depends_on"], json!(["catalog_kb"]));

@@ -39,7 +39,7 @@ type Spec = (
     Option<&'static str>,
 );
 
-const ASSETS: [Spec; 5] = [
+const ASSETS: [Spec; 6] = [
     ("catalog_kb", "helio-catalog", None, None),
     ("pricing_kb", "helio-pricing", Some("catalog_kb"), None),
     (
@@ -50,11 +50,14 @@ const ASSETS: [Spec; 5] = [
     ),
     ("technical_kb", "helio-technical", None, Some("technical")),
     ("sales_kb", "helio-sales", None, Some("sales")),
+    // The concessionárias' tariffs (CSV tables), on the seed's own
+    // schedule: daily at 06:00.
+    ("tariffs", "helio-tariffs", None, Some("tarifas")),
 ];
 
 #[derive(Debug, thiserror::Error)]
 pub enum AssetError {
-    #[error("unknown asset `{0}` (assets: catalog_kb, pricing_kb, regulatory_kb, technical_kb, sales_kb)")]
+    #[error("unknown asset `{0}` (assets: catalog_kb, pricing_kb, regulatory_kb, technical_kb, sales_kb, tariffs)")]
     Unknown(String),
     #[error("asset `{0}` is already being materialized")]
     Running(String),

@@ -15,6 +15,17 @@ use croner::Cron;
 
 /// The seed's schedule for every knowledge base.
 pub const DEFAULT_CRON: &str = "0 2 * * *";
+/// The seed's schedule for the tariffs (ANEEL publishes overnight).
+pub const TARIFFS_CRON: &str = "0 6 * * *";
+
+/// An asset's schedule when the configuration names none.
+pub fn default_cron(asset: &str) -> &'static str {
+    if asset == "tariffs" {
+        TARIFFS_CRON
+    } else {
+        DEFAULT_CRON
+    }
+}
 pub const DEFAULT_TZ: &str = "America/Sao_Paulo";
 
 #[derive(Debug, Clone)]
