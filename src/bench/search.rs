@@ -163,22 +163,16 @@ fn threshold(selectivity: f64) -> u64 {
     ((selectivity * BUCKETS as f64).round() as u64).max(1)
 }
 
-fn parse_distance(name: &str) -> Distance {
-    match name {
-        "dot" => Distance::Dot,
-        "euclid" => Distance::Euclid,
-        "manhattan" => Distance::Manhattan,
-        _ => Distance::Cosine,
-    }
-}
-
-fn distance_name(d: Distance) -> &'static str {
-    match d {
-        Distance::Cosine => "Cosine",
-        Distance::Dot => "Dot",
-        Distance::Euclid => "Euclid",
-        Distance::Manhattan => "Manhattan",
-    }
+/// `cosine` → `Distance::Cosine`, through the engine's own serde names.
+fn parse_distance(name: &str) -> Result<Distance> {
+    let mut chars = name.chars();
+    let titled: String = chars
+        .next()
+        .map(|c| c.to_ascii_uppercase())
+        .into_iter()
+        .chain(chars)
+        .collect();
+    serde_json::from_value(json!(titled)).with_context(|| format!("unknown distance {name:?}"))
 }
 
 impl Workload {
@@ -189,7 +183,7 @@ impl Workload {
             ground_truth: args.ground_truth.as_deref(),
             max_points: args.max_points,
         };
-        let distance = parse_distance(&args.distance);
+        let distance = parse_distance(&args.distance)?;
         let named = args.sparse || args.hybrid;
         let filtered = !args.filter_selectivity.is_empty();
         if let Some(path) = &args.texts {
@@ -269,7 +263,7 @@ impl Workload {
     }
 
     fn collection_config(&self, args: &SearchArgs) -> Value {
-        let dense = json!({"size": self.dim, "distance": distance_name(self.distance)});
+        let dense = json!({"size": self.dim, "distance": self.distance});
         let mut config = json!({
             "hnsw_config": {"m": args.m, "ef_construct": args.ef_construct},
         });
