@@ -7,7 +7,7 @@ use std::time::Instant;
 
 use axum::extract::State;
 use axum::response::Response;
-use serde_json::{json, Value};
+use serde_json::Value;
 
 use serde::Deserialize;
 
@@ -385,6 +385,12 @@ pub async fn search_batch(
     Ok(ok(started, results))
 }
 
+/// The `{"points": [...]}` result of the query routes, serialised as is.
+#[derive(serde::Serialize)]
+struct ScoredPoints<T> {
+    points: T,
+}
+
 pub async fn query(
     State(state): State<AppState>,
     QPath(name): QPath<String>,
@@ -403,7 +409,7 @@ pub async fn query(
     .await?;
     let plan = query_plan(body)?;
     let points = compute(|| run_query(&collection, plan))?;
-    Ok(ok(started, json!({"points": points})))
+    Ok(ok(started, ScoredPoints { points }))
 }
 
 pub async fn query_batch(
@@ -432,7 +438,11 @@ pub async fn query_batch(
     let results = compute(|| {
         plans
             .into_iter()
-            .map(|p| Ok(json!({"points": run_query(&collection, p)?})))
+            .map(|p| {
+                Ok(ScoredPoints {
+                    points: run_query(&collection, p)?,
+                })
+            })
             .collect::<Result<Vec<_>, EngineError>>()
     })?;
     Ok(ok(started, results))

@@ -22,7 +22,7 @@ use super::filter::{Filter, PointView};
 use super::hnsw::{FrozenGraph, VectorSource};
 use super::params::{CollectionConfig, ConfigUpdate, HnswConfigDiff, VectorKind};
 use super::payload::{self, PayloadSelector};
-use super::payload_index::{PayloadFieldSchema, PayloadIndexInfo};
+use super::payload_index::{Candidates, PayloadFieldSchema, PayloadIndexInfo};
 use super::points::{DenseSpace, Points, Segment, Slot};
 use super::sparse::SparseIndex;
 use super::storage::{sync_dir, Arena, Store, StoreOp};
@@ -671,17 +671,18 @@ impl Collection {
         }
     }
 
-    /// Live offsets matching `filter`, narrowed by payload indexes first.
-    /// The live points matching `filter`. `candidates`, when the caller
-    /// already has them, are the payload indexes' superset.
+    /// The live points matching `filter`, narrowed by payload indexes
+    /// first (`candidates`, when the caller already has them); only
+    /// inexact candidates are checked against payloads.
     pub(super) fn matching(
         &self,
         points: &Points,
         filter: &Filter,
-        candidates: Option<RoaringBitmap>,
+        candidates: Option<Candidates>,
     ) -> RoaringBitmap {
         let candidates = match candidates.or_else(|| points.indexes.candidates(filter)) {
-            Some(c) => c & &points.live,
+            Some(c) if c.exact => return c.points & &points.live,
+            Some(c) => c.points & &points.live,
             None => points.live.clone(),
         };
         candidates
@@ -908,7 +909,7 @@ impl Plan {
                 // it; payload indexes narrow the candidates when they can.
                 let mut ids: Vec<PointId> = Vec::new();
                 let candidates = match points.indexes.candidates(filter) {
-                    Some(c) => c & &points.live,
+                    Some(c) => c.points & &points.live,
                     None => points.live.clone(),
                 };
                 for offset in candidates {

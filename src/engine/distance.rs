@@ -112,6 +112,24 @@ pub fn normalize(v: &mut [f32]) {
     }
 }
 
+/// Asks the CPU to start loading a vector that is about to be scored:
+/// both the graph walk and the exact scan read vectors scattered over a
+/// memory-mapped arena, and each is a cache miss otherwise.
+#[inline(always)]
+pub fn prefetch(v: &[f32]) {
+    #[cfg(target_arch = "x86_64")]
+    {
+        use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
+        // SAFETY: prefetch is a hint and never faults; SSE is baseline on
+        // x86-64. Only the first line: the hardware prefetcher follows the
+        // rest. Measured on the 100k set: p50 -30% against no prefetch;
+        // prefetching 4 lines or the whole vector was no better.
+        unsafe { _mm_prefetch(v.as_ptr() as *const i8, _MM_HINT_T0) };
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = v;
+}
+
 /// Qdrant's score for `d`: dot product for Cosine and Dot, L2 distance for
 /// Euclid, L1 distance for Manhattan.
 #[inline]

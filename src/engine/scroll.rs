@@ -57,7 +57,7 @@ impl Collection {
             .filter
             .as_ref()
             .and_then(|f| points.indexes.candidates(f))
-            .map(|c| c & &points.live)
+            .map(|c| c.points & &points.live)
             .filter(|c| c.len() * 10 < points.live.len().max(1))
             .map(|c| {
                 let mut ids: Vec<(PointId, u32)> = c

@@ -6,10 +6,12 @@
 use std::collections::{BTreeMap, HashMap};
 use std::ops::Bound;
 
-use roaring::RoaringBitmap;
+use roaring::{MultiOps, RoaringBitmap};
 
+use super::ordered::{bitmap_of, Ordered};
 use super::schema::{PayloadFieldSchema, PayloadSchemaParams, PayloadSchemaType, TextIndexParams};
 use super::text::TextTokenizer;
+use super::Candidates;
 use crate::engine::datetime;
 use crate::engine::filter::{
     values_at, AnyVariants, FieldCondition, Match, Range, RangeInterface, ValueVariants,
@@ -56,13 +58,13 @@ enum IndexData {
     /// Keyword and uuid: value → offsets.
     Keyword(HashMap<String, RoaringBitmap>),
     Integer {
-        map: BTreeMap<i64, RoaringBitmap>,
+        map: Ordered<i64>,
         /// Points with numbers that are not i64 (floats, huge u64): they
         /// may satisfy a range, so ranges always include them.
         other_numbers: RoaringBitmap,
     },
-    Float(BTreeMap<OrdF64, RoaringBitmap>),
-    Datetime(BTreeMap<i64, RoaringBitmap>),
+    Float(Ordered<OrdF64>),
+    Datetime(Ordered<i64>),
     Bool {
         yes: RoaringBitmap,
         no: RoaringBitmap,
@@ -117,76 +119,78 @@ fn tree_remove<K: Ord>(map: &mut BTreeMap<K, RoaringBitmap>, k: &K, o: Offset) {
     }
 }
 
-/// The points with a key in `lo..hi`; `None` when more than `budget`
-/// distinct keys are in the range.
-fn union_range<K: Ord>(
-    map: &BTreeMap<K, RoaringBitmap>,
-    lo: Bound<K>,
-    hi: Bound<K>,
-    budget: usize,
-) -> Option<RoaringBitmap> {
-    let empty = match (&lo, &hi) {
-        (Bound::Included(a) | Bound::Excluded(a), Bound::Included(b) | Bound::Excluded(b)) => {
-            a > b
-                || (a == b
-                    && !(matches!(lo, Bound::Included(_)) && matches!(hi, Bound::Included(_))))
-        }
-        _ => false,
-    };
-    if empty {
-        return Some(RoaringBitmap::new());
-    }
-    let range = map.range((lo, hi));
-    if budget < usize::MAX && range.clone().nth(budget).is_some() {
-        return None;
-    }
-    Some(union_of(range.map(|(_, b)| b)))
-}
-
 /// The union of many bitmaps. Folding them with `|=` one by one copies the
 /// growing result each time, and even roaring's multi-way union pays per
-/// bitmap: a range over a field with a distinct value per point (prices,
-/// timestamps) unions tens of thousands of one-element bitmaps. Those are
-/// set into a plain bit array first and read back in order.
+/// bitmap: a `match any` over a keyword with a distinct value per point
+/// (SKUs) unions one small bitmap per listed value. Past a few, their
+/// points are gathered directly.
 fn union_of<'a>(bitmaps: impl IntoIterator<Item = &'a RoaringBitmap>) -> RoaringBitmap {
     let list: Vec<&RoaringBitmap> = bitmaps.into_iter().collect();
     if list.len() < 64 {
-        return roaring::MultiOps::union(list);
+        return MultiOps::union(list);
     }
-    let mut words: Vec<u64> = Vec::new();
-    let mut set = |o: u32| {
-        let w = o as usize / 64;
-        if w >= words.len() {
-            words.resize(w + 1, 0);
-        }
-        words[w] |= 1 << (o % 64);
-    };
-    for b in list {
-        // Most such maps hold one point: `min` is O(1) where building an
-        // iterator is not.
-        match (b.min(), b.max()) {
-            (Some(lo), Some(hi)) if lo == hi => set(lo),
-            _ => b.iter().for_each(&mut set),
-        }
-    }
-    let ordered = words.iter().enumerate().flat_map(|(w, &bits)| {
-        let mut bits = bits;
-        std::iter::from_fn(move || {
-            (bits != 0).then(|| {
-                let i = bits.trailing_zeros();
-                bits &= bits - 1;
-                (w * 64) as u32 + i
-            })
-        })
-    });
-    RoaringBitmap::from_sorted_iter(ordered).expect("bit positions come out in order")
+    bitmap_of(list.into_iter().flat_map(|b| b.iter()))
 }
 
-/// Loose inclusive bounds of a float range (a superset of it).
-fn float_bounds(r: &Range<f64>) -> (Option<f64>, Option<f64>) {
-    let lo = [r.gt, r.gte].into_iter().flatten().reduce(f64::max);
-    let hi = [r.lt, r.lte].into_iter().flatten().reduce(f64::min);
-    (lo, hi)
+/// The bounds of a float range as B-tree bounds over `OrdF64` keys.
+fn float_bounds(r: &Range<f64>) -> (Bound<OrdF64>, Bound<OrdF64>) {
+    // Of a strict and an inclusive bound, the tighter one wins; equal
+    // values make the strict one tighter.
+    let tighter =
+        |strict: Option<f64>, inclusive: Option<f64>, lower: bool| match (strict, inclusive) {
+            (Some(s), Some(i)) if (lower && s >= i) || (!lower && s <= i) => {
+                Bound::Excluded(OrdF64::new(s))
+            }
+            (_, Some(i)) => Bound::Included(OrdF64::new(i)),
+            (Some(s), None) => Bound::Excluded(OrdF64::new(s)),
+            (None, None) => Bound::Unbounded,
+        };
+    (tighter(r.gt, r.gte, true), tighter(r.lt, r.lte, false))
+}
+
+/// Integers up to this magnitude convert to `f64` exactly, so comparing
+/// them as integers or as floats (as filter evaluation does) agrees.
+const EXACT_INT: f64 = 9.0e15;
+
+/// The integer bounds of a float range: `gt 2.5` is `>= 3`, `lt 3` is
+/// `<= 2`. Exact while the bounds are below [`EXACT_INT`]; beyond, they
+/// are widened and the second value says the result is only a superset.
+fn integer_bounds(r: &Range<f64>) -> (Bound<i64>, Bound<i64>, bool) {
+    let mut exact = true;
+    let mut int = |x: f64, up: bool| -> i64 {
+        if x.abs() >= EXACT_INT {
+            exact = false;
+            return if up {
+                (x.ceil() as i64).saturating_sub(4096)
+            } else {
+                (x.floor() as i64).saturating_add(4096)
+            };
+        }
+        if up {
+            x.ceil() as i64
+        } else {
+            x.floor() as i64
+        }
+    };
+    let lo = [
+        r.gt.map(|x| int(x, false).saturating_add(1)),
+        r.gte.map(|x| int(x, true)),
+    ]
+    .into_iter()
+    .flatten()
+    .max();
+    let hi = [
+        r.lt.map(|x| int(x, true).saturating_sub(1)),
+        r.lte.map(|x| int(x, false)),
+    ]
+    .into_iter()
+    .flatten()
+    .min();
+    (
+        lo.map_or(Bound::Unbounded, Bound::Included),
+        hi.map_or(Bound::Unbounded, Bound::Included),
+        exact,
+    )
 }
 
 impl FieldIndex {
@@ -196,11 +200,11 @@ impl FieldIndex {
                 IndexData::Keyword(HashMap::new())
             }
             PayloadSchemaType::Integer => IndexData::Integer {
-                map: BTreeMap::new(),
+                map: Ordered::new(),
                 other_numbers: RoaringBitmap::new(),
             },
-            PayloadSchemaType::Float => IndexData::Float(BTreeMap::new()),
-            PayloadSchemaType::Datetime => IndexData::Datetime(BTreeMap::new()),
+            PayloadSchemaType::Float => IndexData::Float(Ordered::new()),
+            PayloadSchemaType::Datetime => IndexData::Datetime(Ordered::new()),
             PayloadSchemaType::Bool => IndexData::Bool {
                 yes: RoaringBitmap::new(),
                 no: RoaringBitmap::new(),
@@ -280,8 +284,8 @@ impl FieldIndex {
                 for n in values.iter().filter_map(|v| v.as_number()) {
                     any = true;
                     match n.as_i64() {
-                        Some(i) if add => tree_insert(map, i, o),
-                        Some(i) => tree_remove(map, &i, o),
+                        Some(i) if add => map.insert(i, o),
+                        Some(i) => map.remove(i, o),
                         None if add => {
                             other_numbers.insert(o);
                         }
@@ -295,9 +299,9 @@ impl FieldIndex {
                 for f in values.iter().filter_map(|v| v.as_f64()) {
                     any = true;
                     if add {
-                        tree_insert(map, OrdF64::new(f), o)
+                        map.insert(OrdF64::new(f), o)
                     } else {
-                        tree_remove(map, &OrdF64::new(f), o)
+                        map.remove(OrdF64::new(f), o)
                     }
                 }
             }
@@ -309,9 +313,9 @@ impl FieldIndex {
                 {
                     any = true;
                     if add {
-                        tree_insert(map, t, o)
+                        map.insert(t, o)
                     } else {
-                        tree_remove(map, &t, o)
+                        map.remove(t, o)
                     }
                 }
             }
@@ -364,8 +368,20 @@ impl FieldIndex {
     }
 
     /// Superset of the offsets whose values satisfy `m`, or `None` if this
-    /// index cannot answer that kind of match.
-    pub fn match_candidates(&self, m: &Match) -> Option<RoaringBitmap> {
+    /// index cannot answer that kind of match. Keyword (not uuid, whose keys
+    /// are normalised), integer and bool matches are exact.
+    pub fn match_candidates(&self, m: &Match) -> Option<Candidates> {
+        let exact = matches!(
+            (&self.data, m),
+            (
+                IndexData::Keyword(_) | IndexData::Integer { .. } | IndexData::Bool { .. },
+                Match::Value(_) | Match::Any(_)
+            )
+        ) && !self.is_uuid();
+        self.match_points(m).map(|b| Candidates::new(b, exact))
+    }
+
+    fn match_points(&self, m: &Match) -> Option<RoaringBitmap> {
         let is_uuid = self.is_uuid();
         match (&self.data, m) {
             (IndexData::Keyword(map), Match::Value(ValueVariants::String(s))) => {
@@ -378,19 +394,17 @@ impl FieldIndex {
                 })))
             }
             (IndexData::Integer { map, .. }, Match::Value(ValueVariants::Integer(i))) => {
-                Some(map.get(i).cloned().unwrap_or_default())
+                Some(map.equal(*i))
             }
             (IndexData::Integer { map, .. }, Match::Any(AnyVariants::Integers(list))) => {
-                Some(union_of(list.iter().filter_map(|i| map.get(i))))
+                Some(MultiOps::union(list.iter().map(|i| map.equal(*i))))
             }
-            (IndexData::Float(map), Match::Value(ValueVariants::Integer(i))) => Some(
-                map.get(&OrdF64::new(*i as f64))
-                    .cloned()
-                    .unwrap_or_default(),
+            (IndexData::Float(map), Match::Value(ValueVariants::Integer(i))) => {
+                Some(map.equal(OrdF64::new(*i as f64)))
+            }
+            (IndexData::Float(map), Match::Any(AnyVariants::Integers(list))) => Some(
+                MultiOps::union(list.iter().map(|i| map.equal(OrdF64::new(*i as f64)))),
             ),
-            (IndexData::Float(map), Match::Any(AnyVariants::Integers(list))) => Some(union_of(
-                list.iter().filter_map(|i| map.get(&OrdF64::new(*i as f64))),
-            )),
             (IndexData::Bool { yes, no }, Match::Value(ValueVariants::Bool(b))) => {
                 Some(if *b { yes.clone() } else { no.clone() })
             }
@@ -423,25 +437,24 @@ impl FieldIndex {
     }
 
     /// Superset of the offsets with a value in the range, or `None`.
-    pub fn range_candidates(&self, r: &RangeInterface, budget: usize) -> Option<RoaringBitmap> {
+    /// Number ranges are exact unless an integer field also holds
+    /// non-integer numbers or values too large for `f64` to hold exactly.
+    pub fn range_candidates(&self, r: &RangeInterface, budget: usize) -> Option<Candidates> {
         match (&self.data, r) {
             (IndexData::Float(map), RangeInterface::Float(r)) => {
                 let (lo, hi) = float_bounds(r);
-                let lo = lo.map_or(Bound::Unbounded, |x| Bound::Included(OrdF64::new(x)));
-                let hi = hi.map_or(Bound::Unbounded, |x| Bound::Included(OrdF64::new(x)));
-                union_range(map, lo, hi, budget)
+                Some(Candidates::new(map.range(lo, hi, budget)?, true))
             }
             (IndexData::Integer { map, other_numbers }, RangeInterface::Float(r)) => {
-                // Integers compare as f64; widen where f64 loses precision.
-                let margin = |x: f64| if x.abs() >= 9.0e15 { 4096 } else { 0 };
-                let (lo, hi) = float_bounds(r);
-                let lo = lo.map_or(Bound::Unbounded, |x| {
-                    Bound::Included((x.ceil() as i64).saturating_sub(margin(x)))
-                });
-                let hi = hi.map_or(Bound::Unbounded, |x| {
-                    Bound::Included((x.floor() as i64).saturating_add(margin(x)))
-                });
-                Some(union_range(map, lo, hi, budget)? | other_numbers)
+                // Filter evaluation compares integers as f64.
+                let (lo, hi, bounds_exact) = integer_bounds(r);
+                let keys_exact = [map.first_key(), map.last_key()]
+                    .into_iter()
+                    .flatten()
+                    .all(|k| (k as f64).abs() < EXACT_INT);
+                let exact = bounds_exact && keys_exact && other_numbers.is_empty();
+                let points = map.range(lo, hi, budget)? | other_numbers;
+                Some(Candidates::new(points, exact))
             }
             (IndexData::Datetime(map), RangeInterface::DateTime(_)) => {
                 let r = r.datetime_micros()?;
@@ -449,7 +462,7 @@ impl FieldIndex {
                 let hi = [r.lt, r.lte].into_iter().flatten().min();
                 let lo = lo.map_or(Bound::Unbounded, Bound::Included);
                 let hi = hi.map_or(Bound::Unbounded, Bound::Included);
-                union_range(map, lo, hi, budget)
+                Some(Candidates::new(map.range(lo, hi, budget)?, false))
             }
             _ => None,
         }
@@ -476,15 +489,13 @@ impl FieldIndex {
     }
 
     /// Superset of the offsets satisfying a field condition, or `None`.
-    pub fn condition_candidates(
-        &self,
-        fc: &FieldCondition,
-        budget: usize,
-    ) -> Option<RoaringBitmap> {
+    /// Exact when the condition has one part and that part is exact.
+    pub fn condition_candidates(&self, fc: &FieldCondition, budget: usize) -> Option<Candidates> {
         if fc.values_count.is_some() || fc.is_empty.is_some() || fc.is_null.is_some() {
             return None;
         }
-        let mut parts: Vec<RoaringBitmap> = Vec::new();
+        let inexact = |b| Candidates::new(b, false);
+        let mut parts: Vec<Candidates> = Vec::new();
         if let Some(m) = &fc.r#match {
             parts.push(self.match_candidates(m)?);
         }
@@ -492,15 +503,21 @@ impl FieldIndex {
             parts.push(self.range_candidates(r, budget)?);
         }
         if let Some(g) = &fc.geo_radius {
-            parts.push(self.geo_candidates(&radius_bounds(&g.center, g.radius))?);
+            parts.push(inexact(
+                self.geo_candidates(&radius_bounds(&g.center, g.radius))?,
+            ));
         }
         if let Some(g) = &fc.geo_bounding_box {
-            parts.push(self.geo_candidates(&g.rect())?);
+            parts.push(inexact(self.geo_candidates(&g.rect())?));
         }
         if let Some(g) = &fc.geo_polygon {
-            parts.push(self.geo_candidates(&ring_bounds(&g.exterior.points))?);
+            parts.push(inexact(
+                self.geo_candidates(&ring_bounds(&g.exterior.points))?,
+            ));
         }
-        parts.into_iter().reduce(|a, b| a | b)
+        parts
+            .into_iter()
+            .reduce(|a, b| Candidates::new(a.points | b.points, false))
     }
 }
 
@@ -670,6 +687,7 @@ mod tests {
             let got: Vec<u32> = idx
                 .candidates(&parsed)
                 .unwrap()
+                .points
                 .iter()
                 .filter(|o| parsed.check(&P(*o, &points[*o as usize])))
                 .collect();
@@ -694,6 +712,7 @@ mod tests {
                 assert!(c.contains(*o), "{f}: {o}");
             }
             let exact: Vec<u32> = c
+                .points
                 .iter()
                 .filter(|o| parsed.check(&P(*o, &points[*o as usize])))
                 .collect();
@@ -737,7 +756,7 @@ mod tests {
         let run = |m: Value| {
             let f: Filter =
                 serde_json::from_value(json!({"must": {"key": "t", "match": m}})).unwrap();
-            let c: Vec<u32> = idx.candidates(&f).unwrap().iter().collect();
+            let c: Vec<u32> = idx.candidates(&f).unwrap().points.iter().collect();
             let exact: Vec<u32> = c
                 .iter()
                 .copied()

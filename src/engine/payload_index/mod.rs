@@ -1,10 +1,15 @@
 //! Payload indexes: per-field inverted indexes keyed by [`Offset`], and the
 //! planner that uses them to narrow a [`Filter`] to candidate offsets.
 //!
-//! The planner only ever returns a *superset* of the matching offsets: the
-//! caller re-checks the full filter on every candidate (with
-//! [`Filter::check_with`], passing the [`PayloadIndexes`] as the
-//! [`FilterContext`] so full-text conditions use the index's tokenizer).
+//! The planner returns a *superset* of the matching offsets, and says
+//! whether it is exact: the matching set itself. Inexact candidates are
+//! re-checked against the full filter (with [`Filter::check_with`],
+//! passing the [`PayloadIndexes`] as the [`FilterContext`] so full-text
+//! conditions use the index's tokenizer); exact ones need no payload read,
+//! which is what makes a filtered graph search or a filtered scan cheap.
+//! Only conditions whose index answers exactly what evaluation would
+//! (keywords, integers, bools, number ranges) are exact; the oracle checks
+//! both properties.
 //!
 //! Every index reads the values of its field with
 //! [`values_at`](super::filter::values_at), the same function filter
@@ -14,6 +19,7 @@
 //! - `schema.rs`: Qdrant's `field_schema` / `payload_schema` types;
 //! - `text.rs`: the full-text tokenizer (shared with filter evaluation);
 //! - `field.rs`: the index of one field, one variant per payload type;
+//! - `ordered.rs`: sorted (value, point) pairs for numbers and datetimes;
 //! - this file: [`PayloadIndexes`], the collection's set of field indexes,
 //!   and the planner that turns a [`Filter`] into candidates;
 //! - `oracle.rs` (tests only): property tests checking the planner against
@@ -23,6 +29,7 @@
 //! `engine::payload_index::X` whatever file `X` lives in.
 
 mod field;
+mod ordered;
 mod schema;
 mod text;
 
@@ -60,10 +67,39 @@ fn join_key(prefix: &str, key: &str) -> String {
     }
 }
 
-fn intersect(acc: Option<RoaringBitmap>, b: RoaringBitmap) -> Option<RoaringBitmap> {
+/// What the indexes know about the points matching a filter.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Candidates {
+    /// A superset of the matching points (all indexed, so live).
+    pub points: RoaringBitmap,
+    /// Whether `points` is exactly the matching set.
+    pub exact: bool,
+}
+
+impl Candidates {
+    pub(crate) fn new(points: RoaringBitmap, exact: bool) -> Self {
+        Candidates { points, exact }
+    }
+
+    /// Whether the point at `offset` may match; when the candidates are
+    /// exact, whether it matches.
+    pub fn contains(&self, offset: Offset) -> bool {
+        self.points.contains(offset)
+    }
+
+    pub fn len(&self) -> usize {
+        self.points.len() as usize
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.points.is_empty()
+    }
+}
+
+fn intersect(acc: Option<Candidates>, b: Candidates) -> Option<Candidates> {
     Some(match acc {
         None => b,
-        Some(a) => a & b,
+        Some(a) => Candidates::new(a.points & b.points, a.exact && b.exact),
     })
 }
 
@@ -144,49 +180,56 @@ impl PayloadIndexes {
     /// intersects its narrowable conditions; `should` and `min_should`
     /// narrow only when every one of their conditions is narrowable;
     /// `must_not` is never used.
-    pub fn candidates(&self, filter: &Filter) -> Option<RoaringBitmap> {
+    pub fn candidates(&self, filter: &Filter) -> Option<Candidates> {
         self.filter_candidates(filter, "", usize::MAX)
     }
 
-    /// As [`candidates`](Self::candidates), but a range condition spanning
-    /// more than `budget` distinct indexed values counts as not narrowable.
-    /// Each value is a separate bitmap in memory, and a wide range over a
-    /// field with a value per point (a price, a timestamp) would touch tens
-    /// of thousands of them: ~10 ms per query at 100k points, where the
-    /// search itself takes one. A search that would then scan at least
-    /// `budget` points checks the filter point by point instead.
-    pub fn candidates_within(&self, filter: &Filter, budget: usize) -> Option<RoaringBitmap> {
+    /// As [`candidates`](Self::candidates), but a range condition holding
+    /// more than `budget` points counts as not narrowable: gathering a
+    /// range costs time per point in it, and a search that keeps most
+    /// points is cheaper checking the few it visits one by one.
+    pub fn candidates_within(&self, filter: &Filter, budget: usize) -> Option<Candidates> {
         self.filter_candidates(filter, "", budget)
     }
 
     /// Estimated number of matching points out of `total`.
     pub fn estimate(&self, filter: &Filter, total: usize) -> usize {
         match self.candidates(filter) {
-            Some(b) => (b.len() as usize).min(total),
+            Some(c) => c.len().min(total),
             None => total,
         }
     }
 
-    fn filter_candidates(&self, f: &Filter, prefix: &str, budget: usize) -> Option<RoaringBitmap> {
-        let mut acc: Option<RoaringBitmap> = None;
+    fn filter_candidates(&self, f: &Filter, prefix: &str, budget: usize) -> Option<Candidates> {
+        let mut acc: Option<Candidates> = None;
+        // Whether every clause was narrowed exactly; a clause the indexes
+        // cannot narrow leaves a superset.
+        let mut exact = f.must_not.as_ref().is_none_or(|m| m.is_empty());
         for c in f.must.iter().flatten() {
-            if let Some(b) = self.condition_candidates(c, prefix, budget) {
-                acc = intersect(acc, b);
+            match self.condition_candidates(c, prefix, budget) {
+                Some(b) => acc = intersect(acc, b),
+                None => exact = false,
             }
         }
         if let Some(should) = &f.should {
-            if let Some(b) = self.union_all(should, prefix, budget) {
-                acc = intersect(acc, b);
+            match self.union_all(should, prefix, budget) {
+                Some(b) => acc = intersect(acc, b),
+                None => exact = false,
             }
         }
         if let Some(ms) = &f.min_should {
             if ms.min_count > 0 {
-                if let Some(b) = self.union_all(&ms.conditions, prefix, budget) {
-                    acc = intersect(acc, b);
+                match self.union_all(&ms.conditions, prefix, budget) {
+                    // Two or more of them: the union is only a superset.
+                    Some(b) => {
+                        exact &= ms.min_count == 1;
+                        acc = intersect(acc, b);
+                    }
+                    None => exact = false,
                 }
             }
         }
-        acc
+        acc.map(|c| Candidates::new(c.points, c.exact && exact))
     }
 
     /// Union of the candidates of every condition, if all are narrowable
@@ -196,10 +239,12 @@ impl PayloadIndexes {
         conditions: &[Condition],
         prefix: &str,
         budget: usize,
-    ) -> Option<RoaringBitmap> {
-        let mut out = RoaringBitmap::new();
+    ) -> Option<Candidates> {
+        let mut out = Candidates::new(RoaringBitmap::new(), true);
         for c in conditions {
-            out |= self.condition_candidates(c, prefix, budget)?;
+            let b = self.condition_candidates(c, prefix, budget)?;
+            out.points |= b.points;
+            out.exact &= b.exact;
         }
         Some(out)
     }
@@ -209,16 +254,19 @@ impl PayloadIndexes {
         c: &Condition,
         prefix: &str,
         budget: usize,
-    ) -> Option<RoaringBitmap> {
+    ) -> Option<Candidates> {
         match c {
             Condition::Field(fc) => self
                 .fields
                 .get(&join_key(prefix, &fc.key))?
                 .condition_candidates(fc, budget),
             Condition::Filter(f) => self.filter_candidates(f, prefix, budget),
+            // Conditions on one array element each: per-field candidates
+            // ignore which element matched, so never exact.
             Condition::Nested(n) => {
                 let inner = format!("{}[]", join_key(prefix, &n.nested.key));
                 self.filter_candidates(&n.nested.filter, &inner, budget)
+                    .map(|c| Candidates::new(c.points, false))
             }
             Condition::IsEmpty(_)
             | Condition::IsNull(_)
@@ -313,6 +361,68 @@ mod tests {
     }
 
     #[test]
+    fn exact_only_where_the_index_answers_what_evaluation_would() {
+        let points = payloads(vec![
+            json!({"k": "a", "i": 1, "f": 0.5, "t": "quick fox", "n": [{"x": "p"}]}),
+            json!({"k": "b", "i": 2, "f": 1.5, "mixed": 2.5}),
+            json!({"k": "c", "i": 3, "mixed": 3}),
+        ]);
+        let idx = build(
+            &[
+                ("k", json!("keyword")),
+                ("i", json!("integer")),
+                ("f", json!("float")),
+                ("t", json!("text")),
+                ("mixed", json!("integer")),
+                ("n[].x", json!("keyword")),
+            ],
+            &points,
+        );
+        let exact = |f: Value| {
+            let parsed: Filter = serde_json::from_value(f.clone()).unwrap();
+            let c = idx.candidates(&parsed).unwrap_or_else(|| panic!("{f}"));
+            if c.exact {
+                assert_eq!(
+                    c.points.iter().collect::<Vec<_>>(),
+                    scan(&idx, &points, &parsed),
+                    "{f}"
+                );
+            }
+            c.exact
+        };
+        let ka = json!({"key": "k", "match": {"value": "a"}});
+        let kb = json!({"key": "k", "match": {"any": ["b"]}});
+        let i_gt = json!({"key": "i", "range": {"gt": 1.5, "lte": 3}});
+        let f_lt = json!({"key": "f", "range": {"lt": 1.5}});
+        assert!(exact(json!({"must": [ka]})));
+        assert!(exact(json!({"must": [kb, i_gt]})));
+        assert!(exact(json!({"must": [f_lt]})));
+        assert!(exact(json!({"should": [ka, kb]})));
+        assert!(exact(json!({"must": [{"should": [ka, i_gt]}]})));
+        assert!(exact(
+            json!({"min_should": {"conditions": [ka, kb], "min_count": 1}})
+        ));
+        // Supersets: a clause left unnarrowed, semantics the index does
+        // not track, or a field holding non-integers.
+        assert!(!exact(json!({"must": [ka], "must_not": [kb]})));
+        assert!(!exact(
+            json!({"must": [ka, {"key": "zz", "match": {"value": 1}}]})
+        ));
+        assert!(!exact(
+            json!({"min_should": {"conditions": [ka, kb, i_gt], "min_count": 2}})
+        ));
+        assert!(!exact(
+            json!({"must": [{"key": "t", "match": {"text": "fox"}}]})
+        ));
+        assert!(!exact(
+            json!({"must": [{"key": "mixed", "range": {"gte": 2}}]})
+        ));
+        assert!(!exact(
+            json!({"must": {"nested": {"key": "n", "filter": {"must": {"key": "x", "match": {"value": "p"}}}}}})
+        ));
+    }
+
+    #[test]
     fn nested_text_uses_index_tokenizer() {
         let points = payloads(vec![
             json!({"docs": [{"title": "Quick brown fox"}, {"title": "lazy dog"}]}),
@@ -327,7 +437,11 @@ mod tests {
         assert_eq!(scan(&idx, &points, &f), vec![0]);
         assert!(f.check(&P(1, &points[1])));
         assert_eq!(
-            idx.candidates(&f).unwrap().iter().collect::<Vec<_>>(),
+            idx.candidates(&f)
+                .unwrap()
+                .points
+                .iter()
+                .collect::<Vec<_>>(),
             vec![0]
         );
     }

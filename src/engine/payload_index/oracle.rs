@@ -1,7 +1,9 @@
 //! Property tests: on random payloads and random filters, the planner's
-//! candidates must be a superset of the points a full scan matches, and
-//! re-checking the candidates must give exactly the scan's result. This is
-//! the oracle that keeps the per-type indexes honest.
+//! candidates must be a superset of the points a full scan matches,
+//! re-checking the candidates must give exactly the scan's result, and
+//! candidates said to be exact must be that result already (a search
+//! trusts them without reading payloads). This is the oracle that keeps
+//! the per-type indexes honest.
 
 use proptest::prelude::*;
 use roaring::RoaringBitmap;
@@ -41,6 +43,12 @@ fn value_strategy() -> impl Strategy<Value = Payload> {
         prop::collection::vec(-50..50i32, 0..3)
             .prop_map(|v| json!(v.into_iter().map(|i| i as f64 / 4.0).collect::<Vec<_>>())),
     ];
+    // Integers only, so integer ranges over it can be exact.
+    let whole = prop_oneof![
+        Just(Value::Null),
+        (-5..5i64).prop_map(|i| json!(i)),
+        prop::collection::vec(-5..5i64, 0..3).prop_map(|v| json!(v)),
+    ];
     let flag = prop_oneof![
         Just(Value::Null),
         any::<bool>().prop_map(|b| json!(b)),
@@ -58,7 +66,7 @@ fn value_strategy() -> impl Strategy<Value = Payload> {
             .map(|(k, i)| json!({"kw": KWS[k], "int": i}))
             .collect::<Vec<_>>())
     });
-    (kw, int, flt, flag, dt, nested).prop_map(|(kw, int, flt, flag, dt, nested)| {
+    (kw, int, flt, flag, dt, nested, whole).prop_map(|(kw, int, flt, flag, dt, nested, whole)| {
         let mut p = Payload::new();
         for (k, v) in [
             ("kw", kw),
@@ -67,6 +75,7 @@ fn value_strategy() -> impl Strategy<Value = Payload> {
             ("flag", flag),
             ("dt", dt),
             ("items", nested),
+            ("whole", whole),
         ] {
             if !v.is_null() {
                 p.insert(k.to_string(), v);
@@ -86,6 +95,10 @@ fn leaf() -> impl Strategy<Value = Value> {
         (bound(-10), bound(-10)).prop_map(|(a, b)| json!({"key": "int", "range": {"gte": a, "lt": b}})),
         (bound(-10), bound(-10)).prop_map(|(a, b)| json!({"key": "flt", "range": {"gt": a, "lte": b}})),
         (-5..5i64).prop_map(|i| json!({"key": "flt", "match": {"value": i}})),
+        (bound(-10), bound(-10)).prop_map(|(a, b)| json!({"key": "flt", "range": {"gte": a, "lt": b}})),
+        (bound(-10), bound(-10)).prop_map(|(a, b)| json!({"key": "whole", "range": {"gt": a, "lte": b}})),
+        (bound(-10), bound(-10), bound(-10)).prop_map(|(a, b, c)| json!({"key": "whole", "range": {"gte": a, "gt": c, "lt": b}})),
+        (-5..5i64).prop_map(|i| json!({"key": "whole", "match": {"any": [i, i + 2]}})),
         any::<bool>().prop_map(|b| json!({"key": "flag", "match": {"value": b}})),
         (0..4usize, 0..4usize).prop_map(|(a, b)| json!({"key": "dt", "range": {"gte": DTS[a], "lte": DTS[b]}})),
         (0..4usize).prop_map(|i| json!({"key": "unindexed", "match": {"value": KWS[i]}})),
@@ -169,7 +182,7 @@ proptest! {
         let idx = build(&[("loc", json!("geo"))], &points);
         let f: Filter = serde_json::from_value(json!({"must": [cond]})).unwrap();
         let naive: RoaringBitmap = scan(&idx, &points, &f).into_iter().collect();
-        let c = idx.candidates(&f).unwrap();
+        let c = idx.candidates(&f).unwrap().points;
         prop_assert!(naive.is_subset(&c), "naive {:?} not in {:?}", naive, c);
     }
 }
@@ -193,6 +206,7 @@ proptest! {
                 ("dt", json!("datetime")),
                 ("items[].kw", json!("keyword")),
                 ("items[].int", json!("integer")),
+                ("whole", json!("integer")),
             ],
             &points,
         );
@@ -210,8 +224,12 @@ proptest! {
             .filter(|(i, p)| live.contains(*i as u32) && f.check(&P(*i as Offset, p)))
             .map(|(i, _)| i as u32)
             .collect();
-        if let Some(c) = idx.candidates(&f) {
+        if let Some(found) = idx.candidates(&f) {
+            let c = found.points;
             prop_assert!(naive.is_subset(&c), "naive {:?} not in candidates {:?}", naive, c);
+            if found.exact {
+                prop_assert_eq!(&c, &naive, "exact candidates differ from the scan");
+            }
             let checked: RoaringBitmap = (c & &live)
                 .iter()
                 .filter(|o| f.check_with(&P(*o, &points[*o as usize]), &idx))

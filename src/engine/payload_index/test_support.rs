@@ -43,7 +43,7 @@ pub(super) fn build(fields: &[(&str, Value)], points: &[Payload]) -> PayloadInde
 
 pub(super) fn cands(idx: &PayloadIndexes, f: Value) -> Option<Vec<u32>> {
     let f: Filter = serde_json::from_value(f).unwrap();
-    idx.candidates(&f).map(|b| b.iter().collect())
+    idx.candidates(&f).map(|c| c.points.iter().collect())
 }
 
 pub(super) fn scan(idx: &PayloadIndexes, points: &[Payload], f: &Filter) -> Vec<u32> {

@@ -369,7 +369,11 @@ mod tests {
                 .unwrap();
         assert_eq!(scan(&idx, &points, &f), vec![0, 1]);
         assert_eq!(
-            idx.candidates(&f).unwrap().iter().collect::<Vec<_>>(),
+            idx.candidates(&f)
+                .unwrap()
+                .points
+                .iter()
+                .collect::<Vec<_>>(),
             vec![0, 1]
         );
         let f: Filter = serde_json::from_value(
