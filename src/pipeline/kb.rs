@@ -1,5 +1,6 @@
 //! The document knowledge bases (regulatory, technical, sales): Markdown
-//! and plain-text documents and CSV tables, cut into chunks sized in the
+//! and plain-text documents, PDF datasheets (their text, through
+//! [`super::pdf`]) and CSV tables, cut into chunks sized in the
 //! embedding model's tokens (the seed's 500 with 50 of overlap, capped by
 //! what the model reads), on heading, paragraph and sentence boundaries,
 //! so a search returns the passage that answers, with the document's id,
@@ -26,6 +27,9 @@ pub struct Chunk {
     /// Position of the chunk in its document, from 0.
     pub index: usize,
     pub file: String,
+    /// For a PDF, the page (from 1) where the chunk starts.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub page: Option<u32>,
 }
 
 /// How chunks are sized, in tokens of the embedding model.
@@ -62,9 +66,10 @@ pub fn approximate_tokens(text: &str) -> usize {
     (text.split_whitespace().count() * 7).div_ceil(5)
 }
 
-/// Every chunk of every `.md`, `.txt` and `.csv` file directly in `dir`
-/// (README.md excluded), in file order, and a line per file that could
-/// not be used.
+/// Every chunk of every `.md`, `.txt`, `.pdf` and `.csv` file directly
+/// in `dir` (README.md excluded), in file order, and a line per file that
+/// could not be used (a PDF that is encrypted, damaged or only images
+/// among them).
 pub fn load_dir(dir: &Path, kb: &str, sizing: &Sizing) -> (Vec<Chunk>, Vec<String>) {
     let mut chunks = Vec::new();
     let mut problems = Vec::new();
@@ -74,7 +79,10 @@ pub fn load_dir(dir: &Path, kb: &str, sizing: &Sizing) -> (Vec<Chunk>, Vec<Strin
             .map(|e| e.path())
             .filter(|p| {
                 p.extension().and_then(|e| e.to_str()).is_some_and(|e| {
-                    matches!(e.to_ascii_lowercase().as_str(), "md" | "txt" | "csv")
+                    matches!(
+                        e.to_ascii_lowercase().as_str(),
+                        "md" | "txt" | "pdf" | "csv"
+                    )
                 })
             })
             .filter(|p| p.file_name().is_some_and(|n| n != "README.md"))
@@ -90,11 +98,16 @@ pub fn load_dir(dir: &Path, kb: &str, sizing: &Sizing) -> (Vec<Chunk>, Vec<Strin
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_default();
+        let lower = name.to_ascii_lowercase();
         let loaded = std::fs::read(&path)
             .map_err(|e| e.to_string())
             .and_then(|bytes| {
+                if lower.ends_with(".pdf") {
+                    let pdf = super::pdf::extract(&bytes).map_err(|e| e.to_string())?;
+                    return split_pdf(&pdf, kb, &name, sizing);
+                }
                 let (text, _) = super::parse::decode(&bytes).map_err(|e| e.to_string())?;
-                if name.to_ascii_lowercase().ends_with(".csv") {
+                if lower.ends_with(".csv") {
                     split_table(&text, kb, &name, sizing)
                 } else {
                     split(&text, kb, &name, sizing)
@@ -140,47 +153,14 @@ pub fn split(text: &str, kb: &str, file: &str, sizing: &Sizing) -> Result<Vec<Ch
             body,
         )
     } else {
-        let first = body
-            .lines()
-            .find(|l| !l.trim().is_empty())
-            .unwrap_or("")
-            .trim();
         match get("title") {
             Some(t) => (get("id").unwrap_or_else(|| stem.to_string()), t, body),
-            None if !first.is_empty() && first.chars().count() <= 120 => {
-                let rest = body.split_once(first).map_or("", |(_, r)| r);
-                (
-                    stem.to_string(),
-                    first.trim_start_matches('#').trim().to_string(),
-                    rest,
-                )
+            None => {
+                let (title, rest) = first_line_title(body, stem);
+                (stem.to_string(), title, rest)
             }
-            None => (stem.to_string(), stem.replace(['-', '_'], " "), body),
         }
     };
-    // Sections: (heading path, text).
-    let mut sections: Vec<(Vec<String>, String)> = Vec::new();
-    let mut path: Vec<String> = Vec::new();
-    let mut current = String::new();
-    for line in body.lines() {
-        let level = line.chars().take_while(|&c| c == '#').count();
-        let heading = (level >= 1 && line[level..].starts_with(' ')).then(|| line[level..].trim());
-        match heading {
-            // The document's own `#` title line repeats the front matter.
-            Some(_) if level == 1 && path.is_empty() && current.trim().is_empty() => {}
-            Some(h) if level >= 2 => {
-                sections.push((path.clone(), std::mem::take(&mut current)));
-                path.truncate(level - 2);
-                path.push(h.to_string());
-            }
-            _ => {
-                current.push_str(line);
-                current.push('\n');
-            }
-        }
-    }
-    sections.push((path, current));
-
     let doc = Doc {
         doc_id,
         title,
@@ -189,10 +169,90 @@ pub fn split(text: &str, kb: &str, file: &str, sizing: &Sizing) -> Result<Vec<Ch
         updated: get("updated"),
         file,
     };
-    let mut chunks = Vec::new();
-    for (path, section) in sections {
-        let units = sentence_units(section.trim(), sizing);
-        doc.pack(&path, units, sizing, sizing.overlap, &mut chunks);
+    Ok(doc.chunks(body, sizing))
+}
+
+/// A plain-text document's title: its first line, if short enough to be
+/// one (then the body is what follows), else the file name.
+fn first_line_title<'t>(body: &'t str, stem: &str) -> (String, &'t str) {
+    let first = body
+        .lines()
+        .find(|l| !l.trim().is_empty())
+        .unwrap_or("")
+        .trim();
+    if !first.is_empty() && first.chars().count() <= 120 {
+        let rest = body.split_once(first).map_or("", |(_, r)| r);
+        (first.trim_start_matches('#').trim().to_string(), rest)
+    } else {
+        (stem.replace(['-', '_'], " "), body)
+    }
+}
+
+/// `text` without its first lines if together they spell `title` (a
+/// long title wraps), else all of it.
+fn without_title<'t>(text: &'t str, title: &str) -> &'t str {
+    let title = title.to_lowercase();
+    let mut spelled = String::new();
+    let mut rest = text.trim_start();
+    while !rest.is_empty() {
+        let (line, after) = rest.split_once('\n').unwrap_or((rest, ""));
+        if !spelled.is_empty() {
+            spelled.push(' ');
+        }
+        spelled.push_str(&line.trim().to_lowercase());
+        if spelled == title {
+            return after;
+        }
+        if !title.starts_with(&spelled) {
+            break;
+        }
+        rest = after.trim_start();
+    }
+    text
+}
+
+/// Cuts a PDF's text like a plain-text document: the id is the file name,
+/// the title the PDF's `Title` (else the first line), and the lines that
+/// print the title are not repeated in the body. Each chunk gets the page
+/// it starts on.
+pub fn split_pdf(
+    pdf: &super::pdf::PdfText,
+    kb: &str,
+    file: &str,
+    sizing: &Sizing,
+) -> Result<Vec<Chunk>, String> {
+    let stem = file.rsplit_once('.').map_or(file, |(s, _)| s);
+    let (title, body) = match &pdf.title {
+        Some(title) => (title.clone(), without_title(&pdf.text, title)),
+        None => first_line_title(&pdf.text, stem),
+    };
+    let doc = Doc {
+        doc_id: stem.to_string(),
+        title,
+        kb,
+        source: Some(file.to_string()),
+        updated: pdf.date.clone(),
+        file,
+    };
+    let mut chunks = doc.chunks(body, sizing);
+    if chunks.is_empty() {
+        return Err("no text after the title".into());
+    }
+    // A chunk's body starts with a run of the document's own text (units
+    // of one line, joined by the single spaces they had), found after the
+    // start of the chunk before it.
+    let mut from = 0;
+    for chunk in &mut chunks {
+        let start = chunk
+            .text
+            .split_once("\n\n")
+            .and_then(|(_, body)| body.lines().next())
+            .and_then(|line| pdf.text[from..].find(line))
+            .map(|at| from + at);
+        if let Some(at) = start {
+            from = at;
+        }
+        chunk.page = Some(pdf.page_at(from));
     }
     Ok(chunks)
 }
@@ -264,6 +324,40 @@ struct Doc<'a> {
 }
 
 impl Doc<'_> {
+    /// The chunks of a document body: sections at `##` and deeper
+    /// headings, each packed on its own.
+    fn chunks(&self, body: &str, sizing: &Sizing) -> Vec<Chunk> {
+        // Sections: (heading path, text).
+        let mut sections: Vec<(Vec<String>, String)> = Vec::new();
+        let mut path: Vec<String> = Vec::new();
+        let mut current = String::new();
+        for line in body.lines() {
+            let level = line.chars().take_while(|&c| c == '#').count();
+            let heading =
+                (level >= 1 && line[level..].starts_with(' ')).then(|| line[level..].trim());
+            match heading {
+                // The document's own `#` title line repeats the front matter.
+                Some(_) if level == 1 && path.is_empty() && current.trim().is_empty() => {}
+                Some(h) if level >= 2 => {
+                    sections.push((path.clone(), std::mem::take(&mut current)));
+                    path.truncate(level - 2);
+                    path.push(h.to_string());
+                }
+                _ => {
+                    current.push_str(line);
+                    current.push('\n');
+                }
+            }
+        }
+        sections.push((path, current));
+        let mut chunks = Vec::new();
+        for (path, section) in sections {
+            let units = sentence_units(section.trim(), sizing);
+            self.pack(&path, units, sizing, sizing.overlap, &mut chunks);
+        }
+        chunks
+    }
+
     /// Packs `units` greedily into chunks of at most `sizing.max_tokens`
     /// (title line included), each after the first starting with the
     /// last units of the one before, up to `overlap` tokens.
@@ -320,6 +414,7 @@ impl Doc<'_> {
                 text,
                 index: out.len(),
                 file: self.file.to_string(),
+                page: None,
             });
             if end == units.len() {
                 break;
@@ -550,5 +645,170 @@ mod tests {
         }
         let (sales, _) = load_dir(&root.join("sales"), "sales", &sizing);
         assert!(sales.iter().any(|c| c.file == "historico-cotacoes.csv"));
+        // Both datasheets, with the pages their chunks start on.
+        let (technical, _) = load_dir(&root.join("technical"), "technical", &sizing);
+        for sheet in [MODULE_PDF, INVERTER_PDF] {
+            let pages: Vec<u32> = technical
+                .iter()
+                .filter(|c| c.file == sheet)
+                .filter_map(|c| c.page)
+                .collect();
+            assert!(
+                pages.contains(&1) && pages.contains(&2),
+                "{sheet}: {pages:?}"
+            );
+        }
+    }
+
+    const MODULE_PDF: &str = "tec-ficha-modulo-ja-solar-jam72s30-550.pdf";
+    const INVERTER_PDF: &str = "tec-ficha-inversor-growatt-min-5000tl-x.pdf";
+
+    fn shipped_pdf(name: &str) -> Vec<u8> {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("data/kb/technical");
+        std::fs::read(path.join(name)).unwrap()
+    }
+
+    fn chunks_of_pdf(name: &str) -> Vec<Chunk> {
+        let pdf = super::super::pdf::extract(&shipped_pdf(name)).unwrap();
+        split_pdf(&pdf, "technical", name, &words()).unwrap()
+    }
+
+    /// The chunk that holds `fact`, which must be there.
+    fn find<'c>(chunks: &'c [Chunk], fact: &str) -> &'c Chunk {
+        let found = chunks.iter().find(|c| c.text.contains(fact));
+        found.unwrap_or_else(|| panic!("{fact:?} is in no chunk: {chunks:#?}"))
+    }
+
+    #[test]
+    fn a_pdf_datasheet_loads_with_its_facts_and_pages() {
+        let chunks = chunks_of_pdf(MODULE_PDF);
+        let title = "Ficha técnica: módulo fotovoltaico JA Solar JAM72S30-550/MR (550 W)";
+        assert!(chunks.len() >= 4, "{}", chunks.len());
+        for c in &chunks {
+            assert_eq!(c.doc_id, "tec-ficha-modulo-ja-solar-jam72s30-550");
+            assert_eq!(c.title, title);
+            assert_eq!(c.source.as_deref(), Some(MODULE_PDF));
+            assert_eq!(c.updated.as_deref(), Some("2026-03-02"));
+            assert!(c.text.starts_with(&format!("{title}\n\n")));
+            // The title line is not repeated in the body.
+            assert!(!c.text[title.len()..].contains(title));
+        }
+        // Table rows read as "parameter value", on the page they are on.
+        let voc = find(&chunks, "Tensão de circuito aberto (Voc) 49,90 V");
+        assert_eq!(voc.page, Some(1));
+        find(&chunks, "Corrente de curto-circuito (Isc) 14,00 A");
+        find(&chunks, "Coeficiente de temperatura de Pmax -0,350 %/°C");
+        let weight = find(&chunks, "Peso 28,6 kg");
+        assert_eq!(weight.page, Some(2));
+        assert_eq!(
+            find(&chunks, "Produto (materiais e fabricação) 12 anos").page,
+            Some(2)
+        );
+        // Lines the layout wrapped are one paragraph again.
+        find(&chunks, "moldura de alumínio anodizado, para sistemas");
+        find(
+            &chunks,
+            "Com o coeficiente de -0,275 %/°C, a 0 °C a Voc de cada módulo",
+        );
+        assert!(chunks.iter().all(|c| !c.text.contains("  ")));
+        assert!(chunks.windows(2).all(|w| w[0].page <= w[1].page));
+        assert_eq!(chunks.first().unwrap().page, Some(1));
+        assert_eq!(chunks.last().unwrap().page, Some(2));
+
+        let inverter = chunks_of_pdf(INVERTER_PDF);
+        find(&inverter, "Faixa de tensão MPPT 80 V a 550 V");
+        find(&inverter, "Tensão CC máxima 550 V");
+        find(&inverter, "Eficiência máxima 98,4 %");
+        find(&inverter, "Monitoramento da rede e anti-ilhamento sim");
+        // The payload carries the page; other documents carry none.
+        let payload = serde_json::to_value(&inverter[0]).unwrap();
+        assert_eq!(payload["page"], 1);
+        let md = split(DOC, "regulatory", "x.md", &words()).unwrap();
+        assert!(serde_json::to_value(&md[0]).unwrap().get("page").is_none());
+    }
+
+    /// A one-page PDF with `content` as its page's content stream.
+    fn tiny_pdf(content: &[u8], media_box: bool) -> Vec<u8> {
+        use pdf_extract::{Dictionary, Document, Object, Stream};
+        let mut doc = Document::with_version("1.5");
+        let pages_id = doc.new_object_id();
+        let content_id = doc.add_object(Stream::new(Dictionary::new(), content.to_vec()));
+        let mut page = Dictionary::new();
+        page.set("Type", Object::Name(b"Page".to_vec()));
+        page.set("Parent", Object::Reference(pages_id));
+        page.set("Contents", Object::Reference(content_id));
+        page.set("Resources", Dictionary::new());
+        if media_box {
+            page.set("MediaBox", vec![0.into(), 0.into(), 595.into(), 842.into()]);
+        }
+        let page_id = doc.add_object(page);
+        let mut pages = Dictionary::new();
+        pages.set("Type", Object::Name(b"Pages".to_vec()));
+        pages.set("Kids", vec![Object::Reference(page_id)]);
+        pages.set("Count", 1);
+        doc.objects.insert(pages_id, Object::Dictionary(pages));
+        let mut catalog = Dictionary::new();
+        catalog.set("Type", Object::Name(b"Catalog".to_vec()));
+        catalog.set("Pages", Object::Reference(pages_id));
+        let catalog_id = doc.add_object(catalog);
+        doc.trailer.set("Root", Object::Reference(catalog_id));
+        let mut out = Vec::new();
+        doc.save_to(&mut out).unwrap();
+        out
+    }
+
+    #[test]
+    fn a_pdf_title_is_not_repeated_in_its_text() {
+        let title = "Ficha técnica: inversor X (5 kW)";
+        assert_eq!(
+            without_title("Ficha técnica: inversor X (5 kW)\n\nTexto", title),
+            "\nTexto"
+        );
+        assert_eq!(
+            without_title("Ficha técnica: inversor X (5\nkW)\nTexto", title),
+            "Texto"
+        );
+        assert_eq!(
+            without_title("Ficha técnica\nOutra coisa", title),
+            "Ficha técnica\nOutra coisa"
+        );
+        assert_eq!(without_title("Texto", title), "Texto");
+    }
+
+    #[test]
+    fn bad_pdfs_are_problems_and_the_rest_still_loads() {
+        let dir = tempfile::tempdir().unwrap();
+        let write =
+            |name: &str, bytes: &[u8]| std::fs::write(dir.path().join(name), bytes).unwrap();
+        let module = shipped_pdf(MODULE_PDF);
+        write("cortado.pdf", &module[..module.len() / 2]);
+        write("planilha.pdf", b"sku;nome;preco\nA1;Inversor;1000\n");
+        // A page of graphics only: what a scan without OCR looks like here.
+        write("digitalizado.pdf", &tiny_pdf(b"0 0 m 100 100 l S", true));
+        // pdf-extract panics on a page without a MediaBox.
+        write("sem-mediabox.pdf", &tiny_pdf(b"BT ET", false));
+        let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
+        write(
+            "protegido.pdf",
+            &std::fs::read(fixtures.join("pdf-encrypted.pdf")).unwrap(),
+        );
+        write("guia.md", DOC.as_bytes());
+        write("ficha.pdf", &module);
+
+        let (chunks, mut problems) = load_dir(dir.path(), "technical", &words());
+        problems.sort();
+        let expected = [
+            "cortado.pdf: unreadable PDF (corrupt or truncated?)",
+            "digitalizado.pdf: no extractable text (scanned image?)",
+            "planilha.pdf: not a PDF file (no %PDF- header)",
+            "protegido.pdf: encrypted PDF: it needs a password",
+            "sem-mediabox.pdf: the PDF reader failed on this file (malformed PDF?)",
+        ];
+        assert_eq!(problems.len(), expected.len(), "{problems:?}");
+        for (problem, start) in problems.iter().zip(expected) {
+            assert!(problem.starts_with(start), "{problem:?} is not {start:?}…");
+        }
+        assert!(chunks.iter().any(|c| c.file == "guia.md"));
+        assert!(chunks.iter().any(|c| c.file == "ficha.pdf"));
     }
 }

@@ -19,6 +19,7 @@
 //!   up to date with the catalog;
 //! * [`kb`]: the regulatory, technical and sales documents, cut into
 //!   sections;
+//! * [`pdf`]: the text of PDF datasheets, as paragraphs, for [`kb`];
 //! * [`assets`]: the five knowledge-base assets and their run history;
 //! * [`schedule`]: when each asset runs on its own (cron, time zone).
 //!
@@ -33,6 +34,7 @@ pub mod index;
 pub mod ingest;
 pub mod kb;
 pub mod parse;
+pub mod pdf;
 pub mod report;
 pub mod schedule;
 pub mod validate;
