@@ -203,6 +203,19 @@ fn dropped_catalogs_become_searchable_and_survive_kill_9() {
         count(&server, "helio-pricing", Some(unavailable.clone())) == 10
     });
     assert_eq!(count(&server, "helio-pricing", None), valid);
+    // Each asset's last run reports what its collection holds, even when
+    // the other one's sync already did the writing.
+    let last_out = |asset: &str| {
+        let runs = server.ok(
+            "GET",
+            &format!("/assets/{asset}/materializations?limit=1"),
+            None,
+        );
+        runs["materializations"][0]["rows_out"].as_u64()
+    };
+    wait_for("the asset runs after the last drop", || {
+        last_out("catalog_kb") == Some(valid - 10) && last_out("pricing_kb") == Some(valid)
+    });
     server.kill();
 
     let server = Server::start(&storage);

@@ -269,7 +269,7 @@ impl Assets {
             Some(Err(e)) => Err(e),
             _ => match folder {
                 Some(folder) => self.documents(folder, collection),
-                None => self.catalog(),
+                None => self.catalog(collection),
             },
         };
         self.running.lock().remove(name);
@@ -319,16 +319,20 @@ impl Assets {
     }
 
     /// `catalog_kb` and `pricing_kb`: catch the collections up with the
-    /// catalog database.
-    fn catalog(&self) -> Result<Counts, AssetError> {
+    /// catalog database. One sync serves both, so the second of the two to
+    /// run often has nothing left to change: its rows out are the points
+    /// its collection holds, what the asset produces, not what this run
+    /// happened to write.
+    fn catalog(&self, collection: &str) -> Result<Counts, AssetError> {
         let report = self.pipeline.sync()?;
         if report.waiting_for_model > 0 {
             return Err(AssetError::NoModel);
         }
         let stats = self.pipeline.catalog().stats().map_err(IndexError::from)?;
+        let points = self.db.get(collection).map_or(0, |c| c.count(None, true));
         Ok(Counts {
             rows_in: stats.products as u64,
-            rows_out: (report.upserted + report.withdrawn) as u64,
+            rows_out: points as u64,
             rows_rejected: 0,
         })
     }
