@@ -220,18 +220,25 @@ impl Collection {
             .as_ref()
             .and_then(|f| points.indexes.candidates_within(f, scan_limit));
         let trusted = candidates.as_ref().is_some_and(|c| c.exact);
+        // Otherwise a filter of number ranges is still checked from the
+        // index columns rather than the payloads.
+        let point_check = match &req.filter {
+            Some(f) if !trusted => points.indexes.point_check(f),
+            _ => None,
+        };
         // Liveness is checked by each index below (a space's `present` and
         // a sparse index's docs only hold live offsets).
         let accept = |o: Offset| -> bool {
             !excluded.contains(&o)
                 && candidates.as_ref().is_none_or(|c| c.contains(o))
-                && (trusted
-                    || match &req.filter {
-                        None => true,
-                        Some(f) => points
-                            .view(o)
-                            .is_some_and(|v| f.check_with(&v, &points.indexes)),
-                    })
+                && match (&point_check, &req.filter) {
+                    _ if trusted => true,
+                    (Some(check), _) => check.matches(o),
+                    (None, None) => true,
+                    (None, Some(f)) => points
+                        .view(o)
+                        .is_some_and(|v| f.check_with(&v, &points.indexes)),
+                }
         };
 
         let mut found: Vec<(Offset, f32)> = match &prepared {

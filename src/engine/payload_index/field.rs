@@ -8,7 +8,7 @@ use std::ops::Bound;
 
 use roaring::{MultiOps, RoaringBitmap};
 
-use super::ordered::{bitmap_of, Ordered};
+use super::ordered::{bitmap_of, Column, Ordered};
 use super::schema::{PayloadFieldSchema, PayloadSchemaParams, PayloadSchemaType, TextIndexParams};
 use super::text::TextTokenizer;
 use super::Candidates;
@@ -59,11 +59,16 @@ enum IndexData {
     Keyword(HashMap<String, RoaringBitmap>),
     Integer {
         map: Ordered<i64>,
+        /// Every number of each point, as filter evaluation reads them.
+        column: Column,
         /// Points with numbers that are not i64 (floats, huge u64): they
         /// may satisfy a range, so ranges always include them.
         other_numbers: RoaringBitmap,
     },
-    Float(Ordered<OrdF64>),
+    Float {
+        map: Ordered<OrdF64>,
+        column: Column,
+    },
     Datetime(Ordered<i64>),
     Bool {
         yes: RoaringBitmap,
@@ -201,9 +206,13 @@ impl FieldIndex {
             }
             PayloadSchemaType::Integer => IndexData::Integer {
                 map: Ordered::new(),
+                column: Column::default(),
                 other_numbers: RoaringBitmap::new(),
             },
-            PayloadSchemaType::Float => IndexData::Float(Ordered::new()),
+            PayloadSchemaType::Float => IndexData::Float {
+                map: Ordered::new(),
+                column: Column::default(),
+            },
             PayloadSchemaType::Datetime => IndexData::Datetime(Ordered::new()),
             PayloadSchemaType::Bool => IndexData::Bool {
                 yes: RoaringBitmap::new(),
@@ -280,7 +289,16 @@ impl FieldIndex {
                     }
                 }
             }
-            IndexData::Integer { map, other_numbers } => {
+            IndexData::Integer {
+                map,
+                column,
+                other_numbers,
+            } => {
+                if add {
+                    column.set(o, values.iter().filter_map(|v| v.as_f64()).collect());
+                } else {
+                    column.clear(o);
+                }
                 for n in values.iter().filter_map(|v| v.as_number()) {
                     any = true;
                     match n.as_i64() {
@@ -295,7 +313,12 @@ impl FieldIndex {
                     }
                 }
             }
-            IndexData::Float(map) => {
+            IndexData::Float { map, column } => {
+                if add {
+                    column.set(o, values.iter().filter_map(|v| v.as_f64()).collect());
+                } else {
+                    column.clear(o);
+                }
                 for f in values.iter().filter_map(|v| v.as_f64()) {
                     any = true;
                     if add {
@@ -399,10 +422,10 @@ impl FieldIndex {
             (IndexData::Integer { map, .. }, Match::Any(AnyVariants::Integers(list))) => {
                 Some(MultiOps::union(list.iter().map(|i| map.equal(*i))))
             }
-            (IndexData::Float(map), Match::Value(ValueVariants::Integer(i))) => {
+            (IndexData::Float { map, .. }, Match::Value(ValueVariants::Integer(i))) => {
                 Some(map.equal(OrdF64::new(*i as f64)))
             }
-            (IndexData::Float(map), Match::Any(AnyVariants::Integers(list))) => Some(
+            (IndexData::Float { map, .. }, Match::Any(AnyVariants::Integers(list))) => Some(
                 MultiOps::union(list.iter().map(|i| map.equal(OrdF64::new(*i as f64)))),
             ),
             (IndexData::Bool { yes, no }, Match::Value(ValueVariants::Bool(b))) => {
@@ -441,11 +464,16 @@ impl FieldIndex {
     /// non-integer numbers or values too large for `f64` to hold exactly.
     pub fn range_candidates(&self, r: &RangeInterface, budget: usize) -> Option<Candidates> {
         match (&self.data, r) {
-            (IndexData::Float(map), RangeInterface::Float(r)) => {
+            (IndexData::Float { map, .. }, RangeInterface::Float(r)) => {
                 let (lo, hi) = float_bounds(r);
                 Some(Candidates::new(map.range(lo, hi, budget)?, true))
             }
-            (IndexData::Integer { map, other_numbers }, RangeInterface::Float(r)) => {
+            (
+                IndexData::Integer {
+                    map, other_numbers, ..
+                },
+                RangeInterface::Float(r),
+            ) => {
                 // Filter evaluation compares integers as f64.
                 let (lo, hi, bounds_exact) = integer_bounds(r);
                 let keys_exact = [map.first_key(), map.last_key()]
@@ -465,6 +493,31 @@ impl FieldIndex {
                 Some(Candidates::new(map.range(lo, hi, budget)?, false))
             }
             _ => None,
+        }
+    }
+
+    /// Whether [`range_check`](Self::range_check) answers `r` here: a
+    /// number range on an integer or float index.
+    pub fn checks_range(&self, r: &RangeInterface) -> bool {
+        matches!(
+            (&self.data, r),
+            (
+                IndexData::Integer { .. } | IndexData::Float { .. },
+                RangeInterface::Float(_)
+            )
+        )
+    }
+
+    /// Whether the point at `offset` has a number in the range, read from
+    /// the index instead of the payload: exactly what filter evaluation
+    /// decides. False where [`checks_range`](Self::checks_range) is.
+    pub fn range_check(&self, r: &RangeInterface, offset: Offset) -> bool {
+        match (&self.data, r) {
+            (
+                IndexData::Integer { column, .. } | IndexData::Float { column, .. },
+                RangeInterface::Float(r),
+            ) => column.any(offset, |v| r.check(v)),
+            _ => false,
         }
     }
 

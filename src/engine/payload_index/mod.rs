@@ -50,7 +50,7 @@ pub use schema::{
 };
 pub use text::TextTokenizer;
 
-use super::filter::{parse_path, Condition, Filter, FilterContext};
+use super::filter::{parse_path, Condition, FieldCondition, Filter, FilterContext, RangeInterface};
 use super::types::{Offset, Payload};
 
 /// All payload indexes of a collection.
@@ -93,6 +93,21 @@ impl Candidates {
 
     pub fn is_empty(&self) -> bool {
         self.points.is_empty()
+    }
+}
+
+/// A filter answered point by point from the indexes, without payloads:
+/// see [`PayloadIndexes::point_check`].
+pub struct PointCheck<'a> {
+    ranges: Vec<(&'a FieldIndex, &'a RangeInterface)>,
+}
+
+impl PointCheck<'_> {
+    /// Whether the point at `offset` matches the filter.
+    pub fn matches(&self, offset: Offset) -> bool {
+        self.ranges
+            .iter()
+            .all(|(index, r)| index.range_check(r, offset))
     }
 }
 
@@ -190,6 +205,43 @@ impl PayloadIndexes {
     /// points is cheaper checking the few it visits one by one.
     pub fn candidates_within(&self, filter: &Filter, budget: usize) -> Option<Candidates> {
         self.filter_candidates(filter, "", budget)
+    }
+
+    /// The filter as a check of one point against index columns, when it
+    /// is a plain `must` list of number ranges on indexed fields (the
+    /// shape of a price or date filter). A graph walk under a filter too
+    /// wide to gather as candidates checks each visited point this way.
+    pub fn point_check<'a>(&'a self, filter: &'a Filter) -> Option<PointCheck<'a>> {
+        let only_must = filter.should.is_none()
+            && filter.min_should.is_none()
+            && filter.must_not.as_ref().is_none_or(|m| m.is_empty());
+        let must = filter.must.as_ref()?;
+        if !only_must || must.is_empty() {
+            return None;
+        }
+        let ranges = must
+            .iter()
+            .map(|c| match c {
+                Condition::Field(
+                    fc @ FieldCondition {
+                        range: Some(r),
+                        r#match: None,
+                        geo_bounding_box: None,
+                        geo_radius: None,
+                        geo_polygon: None,
+                        values_count: None,
+                        is_empty: None,
+                        is_null: None,
+                        ..
+                    },
+                ) => {
+                    let index = self.fields.get(&fc.key)?;
+                    index.checks_range(r).then_some((index, r))
+                }
+                _ => None,
+            })
+            .collect::<Option<Vec<_>>>()?;
+        Some(PointCheck { ranges })
     }
 
     /// Estimated number of matching points out of `total`.
@@ -420,6 +472,56 @@ mod tests {
         assert!(!exact(
             json!({"must": {"nested": {"key": "n", "filter": {"must": {"key": "x", "match": {"value": "p"}}}}}})
         ));
+    }
+
+    #[test]
+    fn point_checks_answer_number_ranges_from_the_index() {
+        let points = payloads(vec![
+            json!({"i": 1, "f": 0.5}),
+            json!({"i": [2, 7], "f": 1.5}),
+            json!({"i": 2.5, "f": [3, -1]}),
+            json!({"i": "x"}),
+            json!({}),
+        ]);
+        let idx = build(
+            &[
+                ("i", json!("integer")),
+                ("f", json!("float")),
+                ("k", json!("keyword")),
+            ],
+            &points,
+        );
+        let check = |f: Value| -> Option<Vec<u32>> {
+            let parsed: Filter = serde_json::from_value(f).unwrap();
+            let check = idx.point_check(&parsed)?;
+            let found: Vec<u32> = (0..points.len() as u32)
+                .filter(|o| check.matches(*o))
+                .collect();
+            assert_eq!(found, scan(&idx, &points, &parsed));
+            Some(found)
+        };
+        let i_range = json!({"key": "i", "range": {"gt": 1, "lt": 3}});
+        let f_range = json!({"key": "f", "range": {"gte": 0}});
+        assert_eq!(check(json!({"must": [i_range]})), Some(vec![1, 2]));
+        assert_eq!(check(json!({"must": [i_range, f_range]})), Some(vec![1, 2]));
+        assert_eq!(
+            check(json!({"must": [{"key": "f", "range": {"lt": 0}}]})),
+            Some(vec![2])
+        );
+        // Anything else is left to the payload.
+        assert_eq!(check(json!({"should": [i_range]})), None);
+        assert_eq!(
+            check(json!({"must": [i_range], "must_not": [f_range]})),
+            None
+        );
+        assert_eq!(
+            check(json!({"must": [{"key": "k", "match": {"value": "a"}}]})),
+            None
+        );
+        assert_eq!(
+            check(json!({"must": [{"key": "zz", "range": {"gt": 1}}]})),
+            None
+        );
     }
 
     #[test]

@@ -1,8 +1,9 @@
 //! Property tests: on random payloads and random filters, the planner's
 //! candidates must be a superset of the points a full scan matches,
 //! re-checking the candidates must give exactly the scan's result, and
-//! candidates said to be exact must be that result already (a search
-//! trusts them without reading payloads). This is the oracle that keeps
+//! candidates said to be exact must be that result already, and so must
+//! a point check from index columns (a search trusts both without reading
+//! payloads). This is the oracle that keeps
 //! the per-type indexes honest.
 
 use proptest::prelude::*;
@@ -235,6 +236,12 @@ proptest! {
                 .filter(|o| f.check_with(&P(*o, &points[*o as usize]), &idx))
                 .collect();
             prop_assert_eq!(checked, naive);
+        }
+        if let Some(check) = idx.point_check(&f) {
+            for o in &live {
+                let p = &points[o as usize];
+                prop_assert_eq!(check.matches(o), f.check(&P(o, p)), "point {}: {:?}", o, p);
+            }
         }
         prop_assert!(idx.estimate(&f, points.len()) <= points.len());
     }

@@ -1,5 +1,7 @@
 //! [`Ordered`]: the index of an ordered payload type (integers, floats,
-//! datetimes) as one sorted set of `(value, point)` pairs.
+//! datetimes) as one sorted set of `(value, point)` pairs; and
+//! [`Column`]: a number field's values by point, to check a range on one
+//! point without reading its payload.
 //!
 //! A map from each value to a bitmap of its points is the natural shape
 //! for keywords, which repeat, but numbers and timestamps often have a
@@ -9,7 +11,7 @@
 //! about twenty times faster for a range holding 10,000 points, and take
 //! a fraction of the memory.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
 use std::ops::Bound;
 
 use roaring::RoaringBitmap;
@@ -86,6 +88,57 @@ impl<K: Ord + Copy> Ordered<K> {
     }
 }
 
+/// Each point's numbers in one field, by offset. A filtered graph walk
+/// checks the filter at every node it visits; with a range on an indexed
+/// number field that is a load and two comparisons here, where the
+/// payload route walks a JSON map.
+#[derive(Debug, Clone, Default)]
+pub(super) struct Column {
+    /// The value of a point with exactly one; NaN (which JSON cannot
+    /// carry) for none or several.
+    one: Vec<f64>,
+    /// Points with several values.
+    many: HashMap<Offset, Vec<f64>>,
+}
+
+impl Column {
+    /// Sets the point's values, replacing what it had.
+    pub(super) fn set(&mut self, offset: Offset, values: Vec<f64>) {
+        self.clear(offset);
+        match values.as_slice() {
+            [] => {}
+            [v] => {
+                let at = offset as usize;
+                if at >= self.one.len() {
+                    self.one.resize(at + 1, f64::NAN);
+                }
+                self.one[at] = *v;
+            }
+            _ => {
+                self.many.insert(offset, values);
+            }
+        }
+    }
+
+    pub(super) fn clear(&mut self, offset: Offset) {
+        if let Some(v) = self.one.get_mut(offset as usize) {
+            *v = f64::NAN;
+        }
+        self.many.remove(&offset);
+    }
+
+    /// Whether any of the point's values passes `test`.
+    pub(super) fn any(&self, offset: Offset, test: impl Fn(f64) -> bool) -> bool {
+        match self.one.get(offset as usize) {
+            Some(v) if !v.is_nan() => test(*v),
+            _ => self
+                .many
+                .get(&offset)
+                .is_some_and(|vs| vs.iter().any(|&v| test(v))),
+        }
+    }
+}
+
 /// A bitmap of offsets that come in any order, possibly repeated.
 pub(super) fn bitmap_of(offsets: impl Iterator<Item = Offset>) -> RoaringBitmap {
     let mut list: Vec<Offset> = offsets.collect();
@@ -156,6 +209,23 @@ mod tests {
         o.remove(2, 3);
         assert_eq!(o.equal(2).iter().collect::<Vec<_>>(), vec![7]);
         assert_eq!((o.first_key(), o.last_key()), (Some(1), Some(9)));
+    }
+
+    #[test]
+    fn columns_hold_one_or_several_values() {
+        let mut c = Column::default();
+        c.set(3, vec![2.5]);
+        c.set(1, vec![1.0, 9.0]);
+        assert!(c.any(3, |v| v > 2.0));
+        assert!(c.any(1, |v| v > 8.0) && c.any(1, |v| v < 2.0));
+        assert!(!c.any(0, |_| true) && !c.any(100, |_| true));
+        c.set(3, vec![7.0, 8.0]);
+        assert!(!c.any(3, |v| v == 2.5) && c.any(3, |v| v == 8.0));
+        c.set(1, vec![4.0]);
+        assert!(c.any(1, |v| v == 4.0) && !c.any(1, |v| v == 9.0));
+        c.clear(1);
+        c.set(3, Vec::new());
+        assert!(!c.any(1, |_| true) && !c.any(3, |_| true));
     }
 
     #[test]
