@@ -8,6 +8,7 @@ use serde_json::Value;
 use crate::engine::collection::Record;
 use crate::engine::filter::Filter;
 use crate::engine::payload::PayloadSelector;
+use crate::engine::scroll::{Direction, OrderBy};
 use crate::engine::types::{
     NamedVectors, Payload, PointId, SparseVector, VectorData, VectorSelector,
 };
@@ -419,6 +420,49 @@ pub enum OrderByWire {
         #[serde(default)]
         start_from: Option<Value>,
     },
+}
+
+impl OrderByWire {
+    /// The engine's ordering; a `start_from` must be a number or an RFC
+    /// 3339 datetime.
+    pub fn into_engine(self) -> Result<OrderBy, ApiError> {
+        Ok(match self {
+            OrderByWire::Key(key) => OrderBy {
+                key,
+                direction: Direction::Asc,
+                start_from: None,
+            },
+            OrderByWire::Full {
+                key,
+                direction,
+                start_from,
+            } => OrderBy {
+                key,
+                direction: match direction {
+                    Some(DirectionWire::Desc) => Direction::Desc,
+                    _ => Direction::Asc,
+                },
+                start_from: match start_from {
+                    None | Some(Value::Null) => None,
+                    Some(v) => Some(start_from_value(&v)?),
+                },
+            },
+        })
+    }
+}
+
+fn start_from_value(v: &Value) -> Result<f64, ApiError> {
+    if let Some(n) = v.as_f64() {
+        return Ok(n);
+    }
+    v.as_str()
+        .and_then(crate::engine::datetime::parse_micros)
+        .map(|micros| micros as f64)
+        .ok_or_else(|| {
+            ApiError::validation(format!(
+                "order_by.start_from: {v} is not a number or a datetime"
+            ))
+        })
 }
 
 #[derive(Debug, Clone, Copy, Deserialize)]

@@ -8,7 +8,7 @@ use axum::response::Response;
 use serde_json::json;
 
 use crate::engine::collection::{PointInsert, Selector, UpdateOp};
-use crate::engine::scroll::{Direction, OrderBy, ScrollRequest};
+use crate::engine::scroll::ScrollRequest;
 use crate::engine::types::VectorSelector;
 use crate::engine::EngineError;
 
@@ -17,9 +17,9 @@ use super::extract::{QJson, QPath, QQuery};
 use super::inference::embed_vectors;
 use super::models::VectorInput;
 use super::models::{
-    parse_id, BatchOperation, BatchRequest, CountRequest, DeleteVectorsRequest, DirectionWire,
-    OrderByWire, PointOut, ReadParams, RetrieveRequest, ScrollRequestWire, SelectorRequest,
-    UpdateResult, UpdateVectorsRequest, UpsertRequest, WithPayload, WithVector, WriteParams,
+    parse_id, BatchOperation, BatchRequest, CountRequest, DeleteVectorsRequest, OrderByWire,
+    PointOut, ReadParams, RetrieveRequest, ScrollRequestWire, SelectorRequest, UpdateResult,
+    UpdateVectorsRequest, UpsertRequest, WithPayload, WithVector, WriteParams,
 };
 use super::{blocking, ok, AppState};
 
@@ -336,29 +336,7 @@ pub async fn scroll(
     if limit > MAX_LIMIT {
         return Err(bad(&format!("limit must be at most {MAX_LIMIT}")));
     }
-    let order_by = match body.order_by {
-        None => None,
-        Some(OrderByWire::Key(key)) => Some(OrderBy {
-            key,
-            direction: Direction::Asc,
-            start_from: None,
-        }),
-        Some(OrderByWire::Full {
-            key,
-            direction,
-            start_from,
-        }) => Some(OrderBy {
-            key,
-            direction: match direction {
-                Some(DirectionWire::Desc) => Direction::Desc,
-                _ => Direction::Asc,
-            },
-            start_from: match start_from {
-                None | Some(serde_json::Value::Null) => None,
-                Some(v) => Some(start_from_value(&v)?),
-            },
-        }),
-    };
+    let order_by = body.order_by.map(OrderByWire::into_engine).transpose()?;
     let req = ScrollRequest {
         filter: body.filter,
         limit,
@@ -379,20 +357,6 @@ pub async fn scroll(
 }
 
 /// `start_from` is a number or an RFC 3339 datetime.
-fn start_from_value(v: &serde_json::Value) -> Result<f64, ApiError> {
-    if let Some(n) = v.as_f64() {
-        return Ok(n);
-    }
-    v.as_str()
-        .and_then(crate::engine::datetime::parse_micros)
-        .map(|micros| micros as f64)
-        .ok_or_else(|| {
-            ApiError::validation(format!(
-                "order_by.start_from: {v} is not a number or a datetime"
-            ))
-        })
-}
-
 pub async fn count(
     State(state): State<AppState>,
     QPath(name): QPath<String>,

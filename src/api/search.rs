@@ -14,7 +14,7 @@ use serde::Deserialize;
 use crate::engine::collection::Record;
 use crate::engine::filter::Filter;
 use crate::engine::query::{Example, Fusion, Query, QueryRequest, Stage, Strategy, DEFAULT_RRF_K};
-use crate::engine::scroll::ScrollRequest;
+use crate::engine::scroll::{OrderBy, ScrollRequest};
 use crate::engine::search::{QueryVector, SearchRequest};
 use crate::engine::{Collection, EngineError};
 
@@ -22,8 +22,9 @@ use super::error::ApiError;
 use super::extract::{QJson, QPath, QQuery};
 use super::inference::embed_query;
 use super::models::{
-    parse_id, NamedVector, PointOut, QueryBatchWire, QueryInput, QueryRequestWire, ReadParams,
-    SearchBatchWire, SearchParams, SearchRequestWire, SparseWire, WithPayload, WithVector,
+    parse_id, NamedVector, OrderByWire, PointOut, QueryBatchWire, QueryInput, QueryRequestWire,
+    ReadParams, SearchBatchWire, SearchParams, SearchRequestWire, SparseWire, WithPayload,
+    WithVector,
 };
 use super::points::MAX_LIMIT;
 use super::{compute, ok, AppState};
@@ -66,8 +67,38 @@ fn legacy_request(w: SearchRequestWire) -> Result<SearchRequest, ApiError> {
 /// What a `/points/query` asks for.
 enum QueryPlan {
     Query(QueryRequest),
-    /// No `query` and no prefetch: points in id order, as Qdrant does.
+    /// No `query` and no prefetch: points in id order, as Qdrant does; or
+    /// an `order_by` query: in the order of a payload field. The number
+    /// is the `offset` to skip.
     List(ScrollRequest, usize),
+    /// `{"sample": "random"}`: matching points drawn at random.
+    Sample(ScrollRequest),
+}
+
+/// The root-level queries that list points instead of scoring them: no
+/// query at all, `{"order_by": ...}` and `{"sample": "random"}`.
+enum Listing {
+    IdOrder,
+    OrderBy(OrderBy),
+    Random,
+}
+
+fn listing(query: &Option<QueryInput>) -> Result<Option<Listing>, ApiError> {
+    let Some(QueryInput::Other(Value::Object(map))) = query else {
+        return Ok(None);
+    };
+    if let Some(order_by) = map.get("order_by") {
+        let wire: OrderByWire = serde_json::from_value(order_by.clone())
+            .map_err(|e| ApiError::validation(format!("query.order_by: {e}")))?;
+        return Ok(Some(Listing::OrderBy(wire.into_engine()?)));
+    }
+    match map.get("sample") {
+        None => Ok(None),
+        Some(Value::String(s)) if s == "random" => Ok(Some(Listing::Random)),
+        Some(other) => Err(ApiError::validation(format!(
+            "query.sample: expected \"random\", got {other}"
+        ))),
+    }
 }
 
 /// One `Prefetch` of the wire.
@@ -143,21 +174,38 @@ fn query_plan(w: QueryRequestWire) -> Result<QueryPlan, ApiError> {
     let with_payload = WithPayload::into_selector(w.with_payload, false)?;
     let with_vector = WithVector::selector(&w.with_vector);
     let prefetch = prefetches(w.prefetch, 1)?;
-    let query = parse_query(w.query)?;
-    if query.is_none() && prefetch.is_empty() {
+    let listing = match listing(&w.query)? {
+        Some(_) if !prefetch.is_empty() => {
+            return Err(unsupported("order_by or sample over prefetch results"));
+        }
+        Some(l) => Some(l),
+        // No query and no prefetch: points in id order.
+        None if w.query.is_none() && prefetch.is_empty() => Some(Listing::IdOrder),
+        None => None,
+    };
+    if let Some(listing) = listing {
         let skip = w.offset.unwrap_or(0);
-        return Ok(QueryPlan::List(
-            ScrollRequest {
-                filter: w.filter,
-                limit: limit + skip,
-                offset: None,
-                order_by: None,
-                with_payload,
-                with_vector,
-            },
-            skip,
-        ));
+        let mut req = ScrollRequest {
+            filter: w.filter,
+            limit: limit + skip,
+            offset: None,
+            order_by: None,
+            with_payload,
+            with_vector,
+        };
+        return Ok(match listing {
+            Listing::IdOrder => QueryPlan::List(req, skip),
+            Listing::OrderBy(order_by) => {
+                req.order_by = Some(order_by);
+                QueryPlan::List(req, skip)
+            }
+            Listing::Random => {
+                req.limit = limit;
+                QueryPlan::Sample(req)
+            }
+        });
     }
+    let query = parse_query(w.query)?;
     let params = w.params.unwrap_or_default();
     Ok(QueryPlan::Query(QueryRequest {
         root: Stage {
@@ -334,6 +382,16 @@ fn run_query(collection: &Collection, plan: QueryPlan) -> Result<Vec<PointOut>, 
                 })
                 .collect()
         }
+        QueryPlan::Sample(req) => collection
+            .sample(
+                req.filter.as_ref(),
+                req.limit,
+                &req.with_payload,
+                &req.with_vector,
+            )?
+            .into_iter()
+            .map(|r| PointOut::scored(r, single))
+            .collect(),
     })
 }
 

@@ -36,6 +36,32 @@ pub struct ScrollRequest {
 }
 
 impl Collection {
+    /// Up to `limit` points matching `filter`, drawn at random without
+    /// repetition (the query API's `sample: random`), in random order.
+    pub fn sample(
+        &self,
+        filter: Option<&Filter>,
+        limit: usize,
+        with_payload: &PayloadSelector,
+        with_vector: &VectorSelector,
+    ) -> Result<Vec<Record>> {
+        if let Some(f) = filter {
+            f.validate().map_err(EngineError::BadRequest)?;
+        }
+        let points = self.points.read();
+        let pool = match filter {
+            Some(f) => self.matching(&points, f, None),
+            None => points.live.clone(),
+        };
+        let n = pool.len() as usize;
+        let picks = rand::seq::index::sample(&mut rand::thread_rng(), n, limit.min(n));
+        Ok(picks
+            .into_iter()
+            .filter_map(|i| pool.select(i as u32))
+            .filter_map(|o| self.record(&points, o, None, with_payload, with_vector))
+            .collect())
+    }
+
     /// A page of points and the id the next page starts from.
     pub fn scroll(&self, req: &ScrollRequest) -> Result<(Vec<Record>, Option<PointId>)> {
         if let Some(f) = &req.filter {

@@ -2,6 +2,7 @@
 
 import random
 
+import httpx
 import pytest
 from qdrant_client import models
 
@@ -154,3 +155,54 @@ def test_scroll_pages_over_mixed_int_and_uuid_ids(client, collection_name):
     # Starting from a UUID offset that is itself a point includes it.
     points, _ = client.scroll(collection_name, limit=100, offset=want[6])
     assert [p.id for p in points] == want[6:]
+
+
+def test_query_order_by_orders_by_a_payload_field(client, coll):
+    name, payloads = coll
+    client.create_payload_index(name, "rank", models.PayloadSchemaType.INTEGER, wait=True)
+    got = client.query_points(
+        name,
+        query=models.OrderByQuery(order_by=models.OrderBy(key="rank", direction=models.Direction.DESC)),
+        query_filter=models.Filter(must=[models.FieldCondition(key="kind", match=models.MatchValue(value="odd"))]),
+        limit=5,
+        offset=2,
+        with_payload=True,
+    ).points
+    odd = sorted((p for p in payloads.values() if p["kind"] == "odd"), key=lambda p: -p["rank"])
+    assert [p.payload["rank"] for p in got] == [p["rank"] for p in odd[2:7]]
+    # The shorthand: a key, ascending.
+    first = client.query_points(name, query=models.OrderByQuery(order_by="rank"), limit=3).points
+    ranks = sorted(p["rank"] for p in payloads.values())
+    assert [payloads[p.id]["rank"] for p in first] == ranks[:3]
+
+
+def test_query_sample_random_draws_distinct_matching_points(client, coll):
+    name, payloads = coll
+    even = models.Filter(must=[models.FieldCondition(key="kind", match=models.MatchValue(value="even"))])
+    draws = set()
+    for _ in range(5):
+        got = client.query_points(
+            name, query=models.SampleQuery(sample=models.Sample.RANDOM), query_filter=even, limit=10
+        ).points
+        ids = [p.id for p in got]
+        assert len(ids) == 10 and len(set(ids)) == 10
+        assert all(payloads[i]["kind"] == "even" for i in ids)
+        draws.add(tuple(sorted(ids)))
+    # 28 even points, 10 drawn each time: five identical draws would mean no randomness.
+    assert len(draws) > 1
+    # Asking for more than there are returns them all, once each.
+    everything = client.query_points(
+        name, query=models.SampleQuery(sample=models.Sample.RANDOM), query_filter=even, limit=100
+    ).points
+    assert sorted(p.id for p in everything) == sorted(i for i, p in payloads.items() if p["kind"] == "even")
+
+
+def test_order_by_and_sample_errors(client, coll, helio_url):
+    name, _ = coll
+    bad = httpx.post(f"{helio_url}/collections/{name}/points/query", json={"query": {"sample": "sometimes"}})
+    assert bad.status_code in (400, 422) and "sample" in bad.json()["status"]["error"]
+    over_prefetch = httpx.post(
+        f"{helio_url}/collections/{name}/points/query",
+        json={"prefetch": [{"query": [1.0, 0.0], "limit": 5}], "query": {"order_by": "rank"}},
+    )
+    assert over_prefetch.status_code == 400, over_prefetch.text
