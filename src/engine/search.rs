@@ -231,14 +231,14 @@ impl Collection {
         let accept = |o: Offset| -> bool {
             !excluded.contains(&o)
                 && candidates.as_ref().is_none_or(|c| c.contains(o))
-                && match (&point_check, &req.filter) {
-                    _ if trusted => true,
-                    (Some(check), _) => check.matches(o),
-                    (None, None) => true,
-                    (None, Some(f)) => points
-                        .view(o)
-                        .is_some_and(|v| f.check_with(&v, &points.indexes)),
-                }
+                && (trusted
+                    || match (&point_check, &req.filter) {
+                        (Some(check), _) => check.matches(o),
+                        (None, None) => true,
+                        (None, Some(f)) => points
+                            .view(o)
+                            .is_some_and(|v| f.check_with(&v, &points.indexes)),
+                    })
         };
 
         let mut found: Vec<(Offset, f32)> = match &prepared {

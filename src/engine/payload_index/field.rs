@@ -162,19 +162,19 @@ const EXACT_INT: f64 = 9.0e15;
 /// are widened and the second value says the result is only a superset.
 fn integer_bounds(r: &Range<f64>) -> (Bound<i64>, Bound<i64>, bool) {
     let mut exact = true;
+    // `up` rounds a lower bound up, else an upper bound down; past
+    // `EXACT_INT` the bound moves outwards by a margin instead.
     let mut int = |x: f64, up: bool| -> i64 {
-        if x.abs() >= EXACT_INT {
+        let margin = if x.abs() >= EXACT_INT {
             exact = false;
-            return if up {
-                (x.ceil() as i64).saturating_sub(4096)
-            } else {
-                (x.floor() as i64).saturating_add(4096)
-            };
-        }
-        if up {
-            x.ceil() as i64
+            4096
         } else {
-            x.floor() as i64
+            0
+        };
+        if up {
+            (x.ceil() as i64).saturating_sub(margin)
+        } else {
+            (x.floor() as i64).saturating_add(margin)
         }
     };
     let lo = [
