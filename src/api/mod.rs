@@ -10,6 +10,7 @@ pub mod collections;
 pub mod embeddings;
 pub mod error;
 pub mod extract;
+pub mod groups;
 pub mod inference;
 pub mod models;
 pub mod points;
@@ -187,6 +188,18 @@ pub fn router(state: AppState, body_limit: usize) -> Router {
             post(search::search_batch),
         )
         .route(&format!("{c}/points/query"), post(search::query))
+        .route(
+            &format!("{c}/points/query/groups"),
+            post(groups::query_groups),
+        )
+        .route(
+            &format!("{c}/points/search/groups"),
+            post(groups::search_groups),
+        )
+        .route(
+            &format!("{c}/points/recommend/groups"),
+            post(groups::recommend_groups),
+        )
         .route("/v1/embeddings", post(embeddings::create))
         .route("/v1/models", get(embeddings::list_models))
         .route(

@@ -13,9 +13,11 @@ use serde::Deserialize;
 
 use crate::engine::collection::Record;
 use crate::engine::filter::Filter;
+use crate::engine::payload::PayloadSelector;
 use crate::engine::query::{Example, Fusion, Query, QueryRequest, Stage, Strategy, DEFAULT_RRF_K};
 use crate::engine::scroll::{OrderBy, ScrollRequest};
 use crate::engine::search::{QueryVector, SearchRequest};
+use crate::engine::types::VectorSelector;
 use crate::engine::{Collection, EngineError};
 
 use super::error::ApiError;
@@ -40,7 +42,7 @@ fn check_limit(limit: usize) -> Result<(), ApiError> {
     Ok(())
 }
 
-fn legacy_request(w: SearchRequestWire) -> Result<SearchRequest, ApiError> {
+pub(super) fn legacy_request(w: SearchRequestWire) -> Result<SearchRequest, ApiError> {
     let (using, vector) = match w.vector {
         NamedVector::Plain(v) => (String::new(), QueryVector::Dense(v)),
         NamedVector::Named { name, vector } => (name, QueryVector::Dense(vector)),
@@ -165,15 +167,15 @@ fn unsupported(what: &str) -> ApiError {
     bad(format!("{what} is not supported by this Helio release yet"))
 }
 
-fn query_plan(w: QueryRequestWire) -> Result<QueryPlan, ApiError> {
+fn query_plan(mut w: QueryRequestWire) -> Result<QueryPlan, ApiError> {
     if w.lookup_from.as_ref().is_some_and(|p| !p.is_null()) {
         return Err(unsupported("lookup_from"));
     }
     let limit = w.limit.unwrap_or(10);
     check_limit(limit)?;
-    let with_payload = WithPayload::into_selector(w.with_payload, false)?;
+    let with_payload = WithPayload::into_selector(w.with_payload.take(), false)?;
     let with_vector = WithVector::selector(&w.with_vector);
-    let prefetch = prefetches(w.prefetch, 1)?;
+    let prefetch = prefetches(w.prefetch.take(), 1)?;
     let listing = match listing(&w.query)? {
         Some(_) if !prefetch.is_empty() => {
             return Err(unsupported("order_by or sample over prefetch results"));
@@ -205,16 +207,31 @@ fn query_plan(w: QueryRequestWire) -> Result<QueryPlan, ApiError> {
             }
         });
     }
+    Ok(QueryPlan::Query(scored_query(
+        w,
+        prefetch,
+        with_payload,
+        with_vector,
+    )?))
+}
+
+/// A `/points/query` body that scores points (not a listing).
+fn scored_query(
+    w: QueryRequestWire,
+    prefetch: Vec<Stage>,
+    with_payload: PayloadSelector,
+    with_vector: VectorSelector,
+) -> Result<QueryRequest, ApiError> {
     let query = parse_query(w.query)?;
     let params = w.params.unwrap_or_default();
-    Ok(QueryPlan::Query(QueryRequest {
+    Ok(QueryRequest {
         root: Stage {
             prefetch,
             query,
             using: w.using.unwrap_or_default(),
             filter: w.filter,
             score_threshold: w.score_threshold,
-            limit,
+            limit: w.limit.unwrap_or(10),
             ef: params.hnsw_ef,
             exact: params.exact.unwrap_or(false),
             indexed_only: params.indexed_only.unwrap_or(false),
@@ -222,7 +239,22 @@ fn query_plan(w: QueryRequestWire) -> Result<QueryPlan, ApiError> {
         offset: w.offset.unwrap_or(0),
         with_payload,
         with_vector,
-    }))
+    })
+}
+
+/// The query of a `/points/query/groups` body: anything `/points/query`
+/// scores; with no query and no prefetch, points in id order.
+pub(super) fn grouped_query(mut w: QueryRequestWire) -> Result<QueryRequest, ApiError> {
+    if w.lookup_from.as_ref().is_some_and(|p| !p.is_null()) {
+        return Err(unsupported("lookup_from"));
+    }
+    if listing(&w.query)?.is_some() {
+        return Err(unsupported("order_by or sample in a grouped query"));
+    }
+    let with_payload = WithPayload::into_selector(w.with_payload.take(), false)?;
+    let with_vector = WithVector::selector(&w.with_vector);
+    let prefetch = prefetches(w.prefetch.take(), 1)?;
+    scored_query(w, prefetch, with_payload, with_vector)
 }
 
 /// Qdrant's `QueryInterface`, with Documents already embedded: a vector
@@ -545,7 +577,7 @@ pub struct RecommendBatchWire {
     searches: Vec<RecommendRequestWire>,
 }
 
-fn legacy_recommend(w: RecommendRequestWire) -> Result<QueryRequest, ApiError> {
+pub(super) fn legacy_recommend(w: RecommendRequestWire) -> Result<QueryRequest, ApiError> {
     if w.lookup_from.as_ref().is_some_and(|l| !l.is_null()) {
         return Err(unsupported("lookup_from"));
     }

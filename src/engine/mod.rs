@@ -8,6 +8,7 @@
 //! - `query`: the universal query's stages: prefetch, rescoring and fusion.
 //! - `filter`: Qdrant's filter model; `payload_index`: per-field indexes for the planner.
 //! - `payload`: payload edits and projections; `facet`: value counts of a field.
+//! - `groups`: grouped queries, at most so many hits per value of a field.
 //! - `sparse`: the inverted index of sparse vectors, with IDF.
 //! - `distance`: SIMD distance kernels picked at run time.
 //! - `hnsw`: graph construction with `hnsw_rs` and a frozen, read-optimised copy for search.
@@ -23,6 +24,7 @@ pub mod error;
 pub mod facet;
 pub mod filter;
 pub mod geo;
+pub mod groups;
 pub mod hnsw;
 pub mod optimizer;
 pub mod params;

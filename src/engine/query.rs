@@ -122,7 +122,7 @@ impl Collection {
     }
 
     /// The best `stage.limit` points of a stage, best first.
-    fn run_stage(
+    pub(super) fn run_stage(
         &self,
         config: &CollectionConfig,
         points: &Points,
