@@ -189,7 +189,7 @@ pub async fn query_groups(
     .await?;
     // Qdrant's defaults: 10 groups of at most 3 hits.
     let limit = w.limit.unwrap_or(10);
-    let req = groups_request(grouped_query(w)?, &grouping, Some(3), limit)?;
+    let req = groups_request(grouped_query(w, &state.db)?, &grouping, Some(3), limit)?;
     let out = answer(&state.db, &collection, &req, grouping.with_lookup)?;
     Ok(ok(started, out))
 }
@@ -232,7 +232,7 @@ pub async fn recommend_groups(
     let started = Instant::now();
     let collection = state.db.get(&name)?;
     let (grouping, w): (GroupingWire, RecommendRequestWire) = split(body)?;
-    let query = legacy_recommend(w)?;
+    let query = legacy_recommend(w, &state.db)?;
     let limit = query.root.limit;
     let req = groups_request(query, &grouping, None, limit)?;
     let out = answer(&state.db, &collection, &req, grouping.with_lookup)?;

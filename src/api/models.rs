@@ -644,8 +644,22 @@ pub struct QueryRequestWire {
     #[serde(default)]
     pub prefetch: Option<Value>,
     #[serde(default)]
-    pub lookup_from: Option<Value>,
+    pub lookup_from: Option<LookupLocation>,
     #[serde(default)]
+    pub shard_key: Option<Value>,
+}
+
+/// `lookup_from`: the collection (and vector) a query's point ids are
+/// read from, instead of the collection searched.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LookupLocation {
+    pub collection: String,
+    #[serde(default)]
+    pub vector: Option<String>,
+    /// Accepted for compatibility: one node holds every shard.
+    #[serde(default)]
+    #[allow(dead_code)]
     pub shard_key: Option<Value>,
 }
 

@@ -18,15 +18,16 @@ use crate::engine::query::{Example, Fusion, Query, QueryRequest, Stage, Strategy
 use crate::engine::scroll::{OrderBy, ScrollRequest};
 use crate::engine::search::{QueryVector, SearchRequest};
 use crate::engine::types::VectorSelector;
-use crate::engine::{Collection, EngineError};
+use crate::engine::types::{PointId, VectorData};
+use crate::engine::{Collection, Database, EngineError};
 
 use super::error::ApiError;
 use super::extract::{QJson, QPath, QQuery};
 use super::inference::embed_query;
 use super::models::{
-    parse_id, NamedVector, OrderByWire, PointOut, QueryBatchWire, QueryInput, QueryRequestWire,
-    ReadParams, SearchBatchWire, SearchParams, SearchRequestWire, SparseWire, WithPayload,
-    WithVector,
+    parse_id, LookupLocation, NamedVector, OrderByWire, PointOut, QueryBatchWire, QueryInput,
+    QueryRequestWire, ReadParams, SearchBatchWire, SearchParams, SearchRequestWire, SparseWire,
+    WithPayload, WithVector,
 };
 use super::points::MAX_LIMIT;
 use super::{compute, ok, AppState};
@@ -122,11 +123,11 @@ struct PrefetchWire {
     #[serde(default)]
     limit: Option<usize>,
     #[serde(default)]
-    lookup_from: Option<Value>,
+    lookup_from: Option<LookupLocation>,
 }
 
 /// `prefetch`: one object or a list, each with its own stages below.
-fn prefetches(value: Option<Value>, depth: usize) -> Result<Vec<Stage>, ApiError> {
+fn prefetches(value: Option<Value>, depth: usize, db: &Database) -> Result<Vec<Stage>, ApiError> {
     const MAX_DEPTH: usize = 16;
     let list = match value {
         None | Some(Value::Null) => return Ok(Vec::new()),
@@ -142,15 +143,12 @@ fn prefetches(value: Option<Value>, depth: usize) -> Result<Vec<Stage>, ApiError
         .map(|v| {
             let w: PrefetchWire = serde_json::from_value(v)
                 .map_err(|e| ApiError::validation(format!("prefetch: {e}")))?;
-            if w.lookup_from.as_ref().is_some_and(|l| !l.is_null()) {
-                return Err(unsupported("lookup_from"));
-            }
             let limit = w.limit.unwrap_or(10);
             check_limit(limit)?;
             let params = w.params.unwrap_or_default();
             Ok(Stage {
-                prefetch: prefetches(w.prefetch, depth + 1)?,
-                query: parse_query(w.query)?,
+                prefetch: prefetches(w.prefetch, depth + 1, db)?,
+                query: look_up(parse_query(w.query)?, w.lookup_from.as_ref(), db)?,
                 using: w.using.unwrap_or_default(),
                 filter: w.filter,
                 score_threshold: w.score_threshold,
@@ -167,15 +165,12 @@ fn unsupported(what: &str) -> ApiError {
     bad(format!("{what} is not supported by this Helio release yet"))
 }
 
-fn query_plan(mut w: QueryRequestWire) -> Result<QueryPlan, ApiError> {
-    if w.lookup_from.as_ref().is_some_and(|p| !p.is_null()) {
-        return Err(unsupported("lookup_from"));
-    }
+fn query_plan(mut w: QueryRequestWire, db: &Database) -> Result<QueryPlan, ApiError> {
     let limit = w.limit.unwrap_or(10);
     check_limit(limit)?;
     let with_payload = WithPayload::into_selector(w.with_payload.take(), false)?;
     let with_vector = WithVector::selector(&w.with_vector);
-    let prefetch = prefetches(w.prefetch.take(), 1)?;
+    let prefetch = prefetches(w.prefetch.take(), 1, db)?;
     let listing = match listing(&w.query)? {
         Some(_) if !prefetch.is_empty() => {
             return Err(unsupported("order_by or sample over prefetch results"));
@@ -212,6 +207,7 @@ fn query_plan(mut w: QueryRequestWire) -> Result<QueryPlan, ApiError> {
         prefetch,
         with_payload,
         with_vector,
+        db,
     )?))
 }
 
@@ -221,8 +217,9 @@ fn scored_query(
     prefetch: Vec<Stage>,
     with_payload: PayloadSelector,
     with_vector: VectorSelector,
+    db: &Database,
 ) -> Result<QueryRequest, ApiError> {
-    let query = parse_query(w.query)?;
+    let query = look_up(parse_query(w.query)?, w.lookup_from.as_ref(), db)?;
     let params = w.params.unwrap_or_default();
     Ok(QueryRequest {
         root: Stage {
@@ -244,17 +241,17 @@ fn scored_query(
 
 /// The query of a `/points/query/groups` body: anything `/points/query`
 /// scores; with no query and no prefetch, points in id order.
-pub(super) fn grouped_query(mut w: QueryRequestWire) -> Result<QueryRequest, ApiError> {
-    if w.lookup_from.as_ref().is_some_and(|p| !p.is_null()) {
-        return Err(unsupported("lookup_from"));
-    }
+pub(super) fn grouped_query(
+    mut w: QueryRequestWire,
+    db: &Database,
+) -> Result<QueryRequest, ApiError> {
     if listing(&w.query)?.is_some() {
         return Err(unsupported("order_by or sample in a grouped query"));
     }
     let with_payload = WithPayload::into_selector(w.with_payload.take(), false)?;
     let with_vector = WithVector::selector(&w.with_vector);
-    let prefetch = prefetches(w.prefetch.take(), 1)?;
-    scored_query(w, prefetch, with_payload, with_vector)
+    let prefetch = prefetches(w.prefetch.take(), 1, db)?;
+    scored_query(w, prefetch, with_payload, with_vector, db)
 }
 
 /// Qdrant's `QueryInterface`, with Documents already embedded: a vector
@@ -379,6 +376,60 @@ fn recommend_query(value: Value) -> Result<Query, ApiError> {
     })
 }
 
+/// With `lookup_from`, the point ids of a query name points of another
+/// collection: their vectors are read there (vector `lookup_from.vector`,
+/// by default the unnamed one) and searched with here. Being elsewhere,
+/// those points are not left out of the results, as same-collection ids are.
+fn look_up(
+    query: Option<Query>,
+    from: Option<&LookupLocation>,
+    db: &Database,
+) -> Result<Option<Query>, ApiError> {
+    let Some(from) = from else {
+        return Ok(query);
+    };
+    let Some(query) = query else {
+        return Ok(None);
+    };
+    let other = db.get(&from.collection)?;
+    let name = from.vector.as_deref().unwrap_or("");
+    let fetch = |id: &PointId| -> Result<QueryVector, ApiError> {
+        match other.vector_of(id, name) {
+            None => Err(ApiError::Engine(EngineError::NotFound(format!(
+                "No point with id {id} found in collection `{}`",
+                from.collection
+            )))),
+            Some(None) => Err(bad(format!(
+                "Wrong input: point {id} of collection `{}` has no vector `{name}`",
+                from.collection
+            ))),
+            Some(Some(VectorData::Dense(v))) => Ok(QueryVector::Dense(v)),
+            Some(Some(VectorData::Sparse(v))) => Ok(QueryVector::Sparse(v)),
+        }
+    };
+    let examples = |list: Vec<Example>| -> Result<Vec<Example>, ApiError> {
+        list.into_iter()
+            .map(|e| match e {
+                Example::Id(id) => fetch(&id).map(Example::Vector),
+                e => Ok(e),
+            })
+            .collect()
+    };
+    Ok(Some(match query {
+        Query::NearestId(id) => Query::Nearest(fetch(&id)?),
+        Query::Recommend {
+            positive,
+            negative,
+            strategy,
+        } => Query::Recommend {
+            positive: examples(positive)?,
+            negative: examples(negative)?,
+            strategy,
+        },
+        other => other,
+    }))
+}
+
 fn strategy(name: Option<&str>) -> Result<Strategy, ApiError> {
     match name {
         None | Some("average_vector") => Ok(Strategy::AverageVector),
@@ -497,7 +548,7 @@ pub async fn query(
         &mut body.prefetch,
     )
     .await?;
-    let plan = query_plan(body)?;
+    let plan = query_plan(body, &state.db)?;
     let points = compute(|| run_query(&collection, plan))?;
     Ok(ok(started, ScoredPoints { points }))
 }
@@ -523,7 +574,7 @@ pub async fn query_batch(
     let plans = body
         .searches
         .into_iter()
-        .map(query_plan)
+        .map(|w| query_plan(w, &state.db))
         .collect::<Result<Vec<_>, _>>()?;
     let results = compute(|| {
         plans
@@ -564,7 +615,7 @@ pub struct RecommendRequestWire {
     #[serde(default)]
     using: Option<String>,
     #[serde(default)]
-    lookup_from: Option<Value>,
+    lookup_from: Option<LookupLocation>,
     /// Accepted for compatibility: one node holds every shard.
     #[serde(default)]
     #[allow(dead_code)]
@@ -577,10 +628,10 @@ pub struct RecommendBatchWire {
     searches: Vec<RecommendRequestWire>,
 }
 
-pub(super) fn legacy_recommend(w: RecommendRequestWire) -> Result<QueryRequest, ApiError> {
-    if w.lookup_from.as_ref().is_some_and(|l| !l.is_null()) {
-        return Err(unsupported("lookup_from"));
-    }
+pub(super) fn legacy_recommend(
+    w: RecommendRequestWire,
+    db: &Database,
+) -> Result<QueryRequest, ApiError> {
     check_limit(w.limit)?;
     let query = recommend_query(serde_json::json!({
         "positive": w.positive,
@@ -591,7 +642,7 @@ pub(super) fn legacy_recommend(w: RecommendRequestWire) -> Result<QueryRequest, 
     Ok(QueryRequest {
         root: Stage {
             prefetch: Vec::new(),
-            query: Some(query),
+            query: look_up(Some(query), w.lookup_from.as_ref(), db)?,
             using: w.using.unwrap_or_default(),
             filter: w.filter,
             score_threshold: w.score_threshold,
@@ -614,7 +665,7 @@ pub async fn recommend(
 ) -> Result<Response, ApiError> {
     let started = Instant::now();
     let collection = state.db.get(&name)?;
-    let req = legacy_recommend(body)?;
+    let req = legacy_recommend(body, &state.db)?;
     let points = compute(|| run_query(&collection, QueryPlan::Query(req)))?;
     Ok(ok(started, points))
 }
@@ -630,7 +681,7 @@ pub async fn recommend_batch(
     let reqs = body
         .searches
         .into_iter()
-        .map(legacy_recommend)
+        .map(|w| legacy_recommend(w, &state.db))
         .collect::<Result<Vec<_>, _>>()?;
     let results = compute(|| {
         reqs.into_iter()
