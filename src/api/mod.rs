@@ -173,6 +173,11 @@ pub fn router(state: AppState, body_limit: usize) -> Router {
             &format!("{c}/points/recommend/batch"),
             post(search::recommend_batch),
         )
+        .route(&format!("{c}/points/discover"), post(search::discover))
+        .route(
+            &format!("{c}/points/discover/batch"),
+            post(search::discover_batch),
+        )
         .route(&format!("{c}/points/vectors"), put(points::update_vectors))
         .route(
             &format!("{c}/points/vectors/delete"),

@@ -12,6 +12,7 @@ use serde_json::Value;
 use serde::Deserialize;
 
 use crate::engine::collection::Record;
+use crate::engine::explore::ContextPair;
 use crate::engine::filter::Filter;
 use crate::engine::payload::PayloadSelector;
 use crate::engine::query::{Example, Fusion, Query, QueryRequest, Stage, Strategy, DEFAULT_RRF_K};
@@ -313,6 +314,15 @@ fn query_value(value: Value) -> Result<Option<Query>, ApiError> {
             if let Some(reco) = map.remove("recommend") {
                 return recommend_query(reco).map(Some);
             }
+            if let Some(discover) = map.remove("discover") {
+                return discover_query(discover).map(Some);
+            }
+            if let Some(context) = map.remove("context") {
+                return Ok(Some(Query::Context(context_pairs(
+                    context,
+                    "query.context",
+                )?)));
+            }
             if let Some(rrf) = map.remove("rrf") {
                 #[derive(Deserialize)]
                 #[serde(deny_unknown_fields)]
@@ -334,7 +344,7 @@ fn query_value(value: Value) -> Result<Option<Query>, ApiError> {
             }
             let kind = map.keys().next().cloned().unwrap_or_default();
             Err(bad(format!(
-                "query `{kind}` is not supported by this Helio release yet (supported: nearest, recommend, fusion rrf and dbsf)"
+                "query `{kind}` is not supported by this Helio release yet (supported: nearest, recommend, discover, context, rrf, fusion rrf and dbsf, order_by, sample)"
             )))
         }
         other => Err(ApiError::validation(format!(
@@ -360,13 +370,7 @@ fn recommend_query(value: Value) -> Result<Query, ApiError> {
     let examples = |list: Option<Vec<Value>>| -> Result<Vec<Example>, ApiError> {
         list.unwrap_or_default()
             .into_iter()
-            .map(|v| match query_value(v)? {
-                Some(Query::NearestId(id)) => Ok(Example::Id(id)),
-                Some(Query::Nearest(v)) => Ok(Example::Vector(v)),
-                _ => Err(ApiError::validation(
-                    "query.recommend: an example is a point id or a vector",
-                )),
-            })
+            .map(|v| example(v, "query.recommend"))
             .collect()
     };
     Ok(Query::Recommend {
@@ -407,11 +411,20 @@ fn look_up(
             Some(Some(VectorData::Sparse(v))) => Ok(QueryVector::Sparse(v)),
         }
     };
+    let resolve = |e: Example| match e {
+        Example::Id(id) => fetch(&id).map(Example::Vector),
+        e => Ok(e),
+    };
     let examples = |list: Vec<Example>| -> Result<Vec<Example>, ApiError> {
+        list.into_iter().map(resolve).collect()
+    };
+    let pairs = |list: Vec<ContextPair>| -> Result<Vec<ContextPair>, ApiError> {
         list.into_iter()
-            .map(|e| match e {
-                Example::Id(id) => fetch(&id).map(Example::Vector),
-                e => Ok(e),
+            .map(|p| {
+                Ok(ContextPair {
+                    positive: resolve(p.positive)?,
+                    negative: resolve(p.negative)?,
+                })
             })
             .collect()
     };
@@ -426,8 +439,66 @@ fn look_up(
             negative: examples(negative)?,
             strategy,
         },
+        Query::Discover { target, context } => Query::Discover {
+            target: resolve(target)?,
+            context: pairs(context)?,
+        },
+        Query::Context(context) => Query::Context(pairs(context)?),
         other => other,
     }))
+}
+
+/// A `VectorInput` used as an example: a point id or a vector.
+fn example(v: Value, field: &str) -> Result<Example, ApiError> {
+    match query_value(v)? {
+        Some(Query::NearestId(id)) => Ok(Example::Id(id)),
+        Some(Query::Nearest(v)) => Ok(Example::Vector(v)),
+        _ => Err(ApiError::validation(format!(
+            "{field}: an example is a point id or a vector"
+        ))),
+    }
+}
+
+/// `ContextInput`: one `{positive, negative}` pair, a list of them, or null.
+fn context_pairs(value: Value, field: &str) -> Result<Vec<ContextPair>, ApiError> {
+    #[derive(Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct PairWire {
+        positive: Value,
+        negative: Value,
+    }
+    let list = match value {
+        Value::Null => Vec::new(),
+        Value::Array(items) => items,
+        one => vec![one],
+    };
+    list.into_iter()
+        .map(|v| {
+            let pair: PairWire = serde_json::from_value(v)
+                .map_err(|e| ApiError::validation(format!("{field}: {e}")))?;
+            Ok(ContextPair {
+                positive: example(pair.positive, field)?,
+                negative: example(pair.negative, field)?,
+            })
+        })
+        .collect()
+}
+
+/// `DiscoverInput`: a target and the context pairs around it.
+fn discover_query(value: Value) -> Result<Query, ApiError> {
+    #[derive(Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct DiscoverWire {
+        target: Value,
+        #[serde(default)]
+        context: Value,
+    }
+    let w: DiscoverWire = serde_json::from_value(value)
+        .map_err(|e| ApiError::validation(format!("query.discover: {e}")))?;
+    Ok(Query::Discover {
+        target: example(w.target, "query.discover.target")?,
+        context: context_pairs(w.context, "query.discover.context")?,
+    })
 }
 
 fn strategy(name: Option<&str>) -> Result<Strategy, ApiError> {
@@ -682,6 +753,105 @@ pub async fn recommend_batch(
         .searches
         .into_iter()
         .map(|w| legacy_recommend(w, &state.db))
+        .collect::<Result<Vec<_>, _>>()?;
+    let results = compute(|| {
+        reqs.into_iter()
+            .map(|r| run_query(&collection, QueryPlan::Query(r)))
+            .collect::<Result<Vec<_>, EngineError>>()
+    })?;
+    Ok(ok(started, results))
+}
+
+/// Legacy `/points/discover` body: a target and context pairs (a context
+/// search without the target).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DiscoverRequestWire {
+    #[serde(default)]
+    target: Option<Value>,
+    #[serde(default)]
+    context: Option<Vec<Value>>,
+    #[serde(default)]
+    filter: Option<Filter>,
+    #[serde(default)]
+    params: Option<SearchParams>,
+    limit: usize,
+    #[serde(default)]
+    offset: Option<usize>,
+    #[serde(default)]
+    with_payload: Option<WithPayload>,
+    #[serde(default, alias = "with_vectors")]
+    with_vector: Option<WithVector>,
+    #[serde(default)]
+    using: Option<String>,
+    #[serde(default)]
+    lookup_from: Option<LookupLocation>,
+    /// Accepted for compatibility: one node holds every shard.
+    #[serde(default)]
+    #[allow(dead_code)]
+    shard_key: Option<Value>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DiscoverBatchWire {
+    searches: Vec<DiscoverRequestWire>,
+}
+
+/// The legacy body read as the universal query it stands for.
+fn legacy_discover(w: DiscoverRequestWire, db: &Database) -> Result<QueryRequest, ApiError> {
+    check_limit(w.limit)?;
+    let context = Value::from(w.context.unwrap_or_default());
+    let query = match w.target {
+        Some(target) if !target.is_null() => {
+            serde_json::json!({"discover": {"target": target, "context": context}})
+        }
+        _ => serde_json::json!({ "context": context }),
+    };
+    let body = QueryRequestWire {
+        query: Some(QueryInput::Other(query)),
+        using: w.using,
+        filter: w.filter,
+        params: w.params,
+        limit: Some(w.limit),
+        offset: w.offset,
+        with_payload: None,
+        with_vector: w.with_vector,
+        score_threshold: None,
+        prefetch: None,
+        lookup_from: w.lookup_from,
+        shard_key: None,
+    };
+    let with_payload = WithPayload::into_selector(w.with_payload, false)?;
+    let with_vector = WithVector::selector(&body.with_vector);
+    scored_query(body, Vec::new(), with_payload, with_vector, db)
+}
+
+pub async fn discover(
+    State(state): State<AppState>,
+    QPath(name): QPath<String>,
+    QQuery(_params): QQuery<ReadParams>,
+    QJson(body): QJson<DiscoverRequestWire>,
+) -> Result<Response, ApiError> {
+    let started = Instant::now();
+    let collection = state.db.get(&name)?;
+    let req = legacy_discover(body, &state.db)?;
+    let points = compute(|| run_query(&collection, QueryPlan::Query(req)))?;
+    Ok(ok(started, points))
+}
+
+pub async fn discover_batch(
+    State(state): State<AppState>,
+    QPath(name): QPath<String>,
+    QQuery(_params): QQuery<ReadParams>,
+    QJson(body): QJson<DiscoverBatchWire>,
+) -> Result<Response, ApiError> {
+    let started = Instant::now();
+    let collection = state.db.get(&name)?;
+    let reqs = body
+        .searches
+        .into_iter()
+        .map(|w| legacy_discover(w, &state.db))
         .collect::<Result<Vec<_>, _>>()?;
     let results = compute(|| {
         reqs.into_iter()

@@ -6,6 +6,7 @@
 //! - `points`: the in-memory view derived from storage.
 //! - `collection`: the write path and point reads; `search` and `scroll`: the read paths.
 //! - `query`: the universal query's stages: prefetch, rescoring and fusion.
+//! - `explore`: discovery and context queries, steered by pairs of examples.
 //! - `filter`: Qdrant's filter model; `payload_index`: per-field indexes for the planner.
 //! - `payload`: payload edits and projections; `facet`: value counts of a field.
 //! - `groups`: grouped queries, at most so many hits per value of a field.
@@ -21,6 +22,7 @@ pub mod database;
 pub mod datetime;
 pub mod distance;
 pub mod error;
+pub mod explore;
 pub mod facet;
 pub mod filter;
 pub mod geo;

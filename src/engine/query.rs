@@ -12,11 +12,12 @@ use std::collections::HashMap;
 
 use super::collection::{Collection, Record};
 use super::error::{EngineError, Result};
+use super::explore::ContextPair;
 use super::filter::Filter;
 use super::params::CollectionConfig;
 use super::payload::PayloadSelector;
 use super::points::Points;
-use super::search::{best_first, QueryVector, SearchRequest};
+use super::search::{best_first, Prepared, QueryVector, SearchRequest};
 use super::types::{Offset, PointId, VectorData, VectorSelector};
 
 /// Qdrant's default `k` for reciprocal rank fusion: small, so the first
@@ -63,6 +64,13 @@ pub enum Query {
         negative: Vec<Example>,
         strategy: Strategy,
     },
+    /// Near `target`, within the zones the pairs mark out.
+    Discover {
+        target: Example,
+        context: Vec<ContextPair>,
+    },
+    /// Anywhere closer to the positive than to the negative of each pair.
+    Context(Vec<ContextPair>),
 }
 
 /// One stage of a query.
@@ -160,6 +168,11 @@ impl Collection {
                 let pool = union(&lists).into_iter().map(|(o, _)| o);
                 reco.score_pool(points, &stage.using, *strategy, pool, stage.limit)
             }
+            Some(q @ (Query::Discover { .. } | Query::Context(_))) => {
+                let exploration = self.exploration(config, points, stage, q)?;
+                let pool = union(&lists).into_iter().map(|(o, _)| o);
+                exploration.score_pool(points, &stage.using, pool, stage.limit)
+            }
         };
         if let Some(t) = stage.score_threshold {
             let higher = self.stage_higher_is_better(config, stage);
@@ -216,6 +229,21 @@ impl Collection {
                     return Ok(found);
                 }
             }
+            Some(q @ (Query::Discover { .. } | Query::Context(_))) => {
+                // Like a custom recommend objective: every candidate the
+                // filter lets through is scored.
+                let exploration = self.exploration(config, points, stage, q)?;
+                let pool = match &filter {
+                    Some(f) => self.matching(points, f, None),
+                    None => points.live.clone(),
+                };
+                let mut found = exploration.score_pool(points, &stage.using, pool, usize::MAX);
+                if let Some(t) = stage.score_threshold {
+                    found.retain(|&(_, s)| s >= t);
+                }
+                found.truncate(stage.limit);
+                return Ok(found);
+            }
             Some(Query::Nearest(v)) => (v.clone(), Vec::new()),
             Some(Query::NearestId(id)) => (self.stored_query(points, id, &stage.using)?, vec![*id]),
             Some(Query::Fusion(_)) => {
@@ -251,7 +279,12 @@ impl Collection {
     }
 
     /// The vector `using` of point `id`, to search with.
-    fn stored_query(&self, points: &Points, id: &PointId, using: &str) -> Result<QueryVector> {
+    pub(super) fn stored_query(
+        &self,
+        points: &Points,
+        id: &PointId,
+        using: &str,
+    ) -> Result<QueryVector> {
         let offset = points
             .ids
             .get(id)
@@ -290,8 +323,8 @@ impl Collection {
 
 /// Recommend examples resolved to vectors of one name.
 struct Recommendation {
-    positive: Vec<super::search::Prepared>,
-    negative: Vec<super::search::Prepared>,
+    positive: Vec<Prepared>,
+    negative: Vec<Prepared>,
     raw_positive: Vec<QueryVector>,
     raw_negative: Vec<QueryVector>,
     exclude: Vec<Offset>,
@@ -322,16 +355,13 @@ impl Collection {
         };
         for (examples, is_positive) in [(positive, true), (negative, false)] {
             for example in examples {
-                let vector = match example {
-                    Example::Vector(v) => v.clone(),
-                    Example::Id(id) => {
-                        reco.exclude_ids.push(*id);
-                        if let Some(&o) = points.ids.get(id) {
-                            reco.exclude.push(o);
-                        }
-                        self.stored_query(points, id, &stage.using)?
-                    }
-                };
+                let vector = self.example_vector(
+                    points,
+                    &stage.using,
+                    example,
+                    &mut reco.exclude,
+                    &mut reco.exclude_ids,
+                )?;
                 let prepared = self.prepare(config, points, &stage.using, &vector)?;
                 if is_positive {
                     reco.positive.push(prepared);
@@ -343,6 +373,30 @@ impl Collection {
             }
         }
         Ok(reco)
+    }
+}
+
+impl Collection {
+    /// The vector of an example: given, or stored under `using` by a point
+    /// of this collection, which is then left out of the results.
+    pub(super) fn example_vector(
+        &self,
+        points: &Points,
+        using: &str,
+        example: &Example,
+        exclude: &mut Vec<Offset>,
+        exclude_ids: &mut Vec<PointId>,
+    ) -> Result<QueryVector> {
+        match example {
+            Example::Vector(v) => Ok(v.clone()),
+            Example::Id(id) => {
+                exclude_ids.push(*id);
+                if let Some(&o) = points.ids.get(id) {
+                    exclude.push(o);
+                }
+                self.stored_query(points, id, using)
+            }
+        }
     }
 }
 
@@ -389,11 +443,7 @@ impl Recommendation {
         pool: impl IntoIterator<Item = Offset>,
         limit: usize,
     ) -> Vec<(Offset, f32)> {
-        // Distances (Euclid, Manhattan) become similarities by sign.
-        let sim = |p: &super::search::Prepared, o: Offset| {
-            p.score(points, using, o)
-                .map(|s| if p.higher_is_better() { s } else { -s })
-        };
+        let sim = |p: &Prepared, o: Offset| p.similarity(points, using, o);
         let mut found: Vec<(Offset, f32)> = pool
             .into_iter()
             .filter(|o| !self.exclude.contains(o))

@@ -104,6 +104,14 @@ impl Prepared {
         }
     }
 
+    /// The score as a similarity, higher always better: distances (Euclid,
+    /// Manhattan) negated. Objectives built from several examples
+    /// (recommend's best score, discovery, context) compare these.
+    pub(super) fn similarity(&self, points: &Points, using: &str, offset: Offset) -> Option<f32> {
+        let s = self.score(points, using, offset)?;
+        Some(if self.higher_is_better() { s } else { -s })
+    }
+
     /// The score of the point at `offset`, `None` when it lacks the vector.
     pub(super) fn score(&self, points: &Points, using: &str, offset: Offset) -> Option<f32> {
         match self {
