@@ -151,12 +151,13 @@ impl Groups {
                 .filter_map(GroupId::from_value);
             for id in ids {
                 match groups.hits.get_mut(&id) {
-                    Some(hits) => {
-                        // A value repeated within one point counts once.
-                        if hits.len() < req.group_size && !hits.iter().any(|h| h.0 == offset) {
-                            hits.push((offset, score));
-                        }
+                    // A value repeated within one point counts once.
+                    Some(hits)
+                        if hits.len() < req.group_size && !hits.iter().any(|h| h.0 == offset) =>
+                    {
+                        hits.push((offset, score));
                     }
+                    Some(_) => {}
                     None if groups.order.len() < req.limit => {
                         groups.order.push(id.clone());
                         groups.hits.insert(id, vec![(offset, score)]);
