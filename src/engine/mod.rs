@@ -6,6 +6,7 @@
 //! - `points`: the in-memory view derived from storage.
 //! - `collection`: the write path and point reads; `search` and `scroll`: the read paths.
 //! - `query`: the universal query's stages: prefetch, rescoring and fusion.
+//! - `matrix`: the distance matrix of a random sample of points.
 //! - `filter`: Qdrant's filter model; `payload_index`: per-field indexes for the planner.
 //! - `payload`: payload edits and projections; `facet`: value counts of a field.
 //! - `sparse`: the inverted index of sparse vectors, with IDF.
@@ -24,6 +25,7 @@ pub mod facet;
 pub mod filter;
 pub mod geo;
 pub mod hnsw;
+pub mod matrix;
 pub mod optimizer;
 pub mod params;
 pub mod payload;
