@@ -11,6 +11,7 @@ pub mod embeddings;
 pub mod error;
 pub mod extract;
 pub mod inference;
+pub mod matrix;
 pub mod models;
 pub mod points;
 pub mod search;
@@ -187,6 +188,14 @@ pub fn router(state: AppState, body_limit: usize) -> Router {
             post(search::search_batch),
         )
         .route(&format!("{c}/points/query"), post(search::query))
+        .route(
+            &format!("{c}/points/search/matrix/pairs"),
+            post(matrix::pairs),
+        )
+        .route(
+            &format!("{c}/points/search/matrix/offsets"),
+            post(matrix::offsets),
+        )
         .route("/v1/embeddings", post(embeddings::create))
         .route("/v1/models", get(embeddings::list_models))
         .route(
