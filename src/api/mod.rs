@@ -12,6 +12,7 @@ pub mod error;
 pub mod extract;
 pub mod groups;
 pub mod inference;
+pub mod matrix;
 pub mod models;
 pub mod points;
 pub mod search;
@@ -204,6 +205,14 @@ pub fn router(state: AppState, body_limit: usize) -> Router {
         .route(
             &format!("{c}/points/recommend/groups"),
             post(groups::recommend_groups),
+        )
+        .route(
+            &format!("{c}/points/search/matrix/pairs"),
+            post(matrix::pairs),
+        )
+        .route(
+            &format!("{c}/points/search/matrix/offsets"),
+            post(matrix::offsets),
         )
         .route("/v1/embeddings", post(embeddings::create))
         .route("/v1/models", get(embeddings::list_models))
