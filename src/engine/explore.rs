@@ -239,8 +239,9 @@ mod tests {
             found.iter().map(|p| p.0).collect::<Vec<_>>(),
             vec![40, 41, 42]
         );
-        // Score: one zone won, plus the target term in (0, 1).
-        let d: f32 = (5.0f32 * 5.0).sqrt();
+        // Score: one zone won, plus the target term in (0, 1) of the
+        // similarity, for Euclid minus the squared distance.
+        let d: f32 = 5.0 * 5.0;
         assert!((found[0].1 - (1.0 + 0.5 * (-d / (1.0 + d) + 1.0))).abs() < 1e-5);
         // Cosine works the same way, by angle.
         assert!(!run(&c, query, 5).is_empty());

@@ -104,12 +104,21 @@ impl Prepared {
         }
     }
 
-    /// The score as a similarity, higher always better: distances (Euclid,
-    /// Manhattan) negated. Objectives built from several examples
-    /// (recommend's best score, discovery, context) compare these.
+    /// The score as a similarity, higher always better, as Qdrant scores
+    /// internally: minus the squared distance for Euclid, minus the
+    /// distance for Manhattan. Objectives built from several examples
+    /// (recommend's best score and sum, discovery, context, MMR) compare
+    /// and report these, so their scores match Qdrant's.
     pub(super) fn similarity(&self, points: &Points, using: &str, offset: Offset) -> Option<f32> {
         let s = self.score(points, using, offset)?;
-        Some(if self.higher_is_better() { s } else { -s })
+        Some(match self {
+            Prepared::Dense {
+                distance: Distance::Euclid,
+                ..
+            } => -(s * s),
+            _ if self.higher_is_better() => s,
+            _ => -s,
+        })
     }
 
     /// The score of the point at `offset`, `None` when it lacks the vector.

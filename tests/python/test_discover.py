@@ -14,14 +14,15 @@ N = 150
 
 def similarity(distance, data, v):
     """Higher-is-better similarity of each row to `v`, as Qdrant compares
-    examples: distances negated."""
+    examples: minus the squared distance for Euclid, minus the distance for
+    Manhattan."""
     if distance == models.Distance.COSINE:
         dn = data / np.linalg.norm(data, axis=1, keepdims=True)
         return dn @ (v / np.linalg.norm(v))
     if distance == models.Distance.DOT:
         return data @ v
     if distance == models.Distance.EUCLID:
-        return -np.linalg.norm(data - v, axis=1)
+        return -(np.linalg.norm(data - v, axis=1) ** 2)
     return -np.abs(data - v).sum(axis=1)
 
 
