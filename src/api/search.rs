@@ -14,6 +14,7 @@ use serde::Deserialize;
 use crate::engine::collection::Record;
 use crate::engine::explore::ContextPair;
 use crate::engine::filter::Filter;
+use crate::engine::mmr::MAX_MMR_CANDIDATES;
 use crate::engine::payload::PayloadSelector;
 use crate::engine::query::{Example, Fusion, Query, QueryRequest, Stage, Strategy, DEFAULT_RRF_K};
 use crate::engine::scroll::{OrderBy, ScrollRequest};
@@ -289,8 +290,13 @@ fn query_value(value: Value) -> Result<Option<Query>, ApiError> {
                 ))));
             }
             if let Some(nearest) = map.remove("nearest") {
-                if map.iter().any(|(_, v)| !v.is_null()) {
-                    return Err(unsupported("mmr (diversity) in a nearest query"));
+                if let Some(mmr) = map.remove("mmr").filter(|m| !m.is_null()) {
+                    return mmr_query(nearest, mmr).map(Some);
+                }
+                if let Some((key, _)) = map.iter().find(|(_, v)| !v.is_null()) {
+                    return Err(ApiError::validation(format!(
+                        "query: unknown field `{key}` next to `nearest`"
+                    )));
                 }
                 return match query_value(nearest)? {
                     Some(q @ (Query::Nearest(_) | Query::NearestId(_))) => Ok(Some(q)),
@@ -344,7 +350,7 @@ fn query_value(value: Value) -> Result<Option<Query>, ApiError> {
             }
             let kind = map.keys().next().cloned().unwrap_or_default();
             Err(bad(format!(
-                "query `{kind}` is not supported by this Helio release yet (supported: nearest, recommend, discover, context, rrf, fusion rrf and dbsf, order_by, sample)"
+                "query `{kind}` is not supported by this Helio release yet (supported: nearest with or without mmr, recommend, discover, context, rrf, fusion rrf and dbsf, order_by, sample)"
             )))
         }
         other => Err(ApiError::validation(format!(
@@ -444,8 +450,47 @@ fn look_up(
             context: pairs(context)?,
         },
         Query::Context(context) => Query::Context(pairs(context)?),
+        Query::Mmr {
+            nearest,
+            diversity,
+            candidates,
+        } => Query::Mmr {
+            nearest: resolve(nearest)?,
+            diversity,
+            candidates,
+        },
         other => other,
     }))
+}
+
+/// `{"nearest": v, "mmr": {"diversity", "candidates_limit"}}`.
+fn mmr_query(nearest: Value, mmr: Value) -> Result<Query, ApiError> {
+    #[derive(Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct MmrWire {
+        #[serde(default)]
+        diversity: Option<f32>,
+        #[serde(default)]
+        candidates_limit: Option<usize>,
+    }
+    let w: MmrWire =
+        serde_json::from_value(mmr).map_err(|e| ApiError::validation(format!("query.mmr: {e}")))?;
+    let diversity = w.diversity.unwrap_or(0.5);
+    if !(0.0..=1.0).contains(&diversity) {
+        return Err(ApiError::validation(format!(
+            "query.mmr.diversity: {diversity} is not within [0, 1]"
+        )));
+    }
+    if w.candidates_limit.is_some_and(|c| c > MAX_MMR_CANDIDATES) {
+        return Err(ApiError::validation(format!(
+            "query.mmr.candidates_limit: at most {MAX_MMR_CANDIDATES}"
+        )));
+    }
+    Ok(Query::Mmr {
+        nearest: example(nearest, "query.nearest")?,
+        diversity,
+        candidates: w.candidates_limit,
+    })
 }
 
 /// A `VectorInput` used as an example: a point id or a vector.

@@ -7,6 +7,7 @@
 //! - `collection`: the write path and point reads; `search` and `scroll`: the read paths.
 //! - `query`: the universal query's stages: prefetch, rescoring and fusion.
 //! - `explore`: discovery and context queries, steered by pairs of examples.
+//! - `mmr`: maximal marginal relevance, nearest results reranked for diversity.
 //! - `matrix`: the distance matrix of a random sample of points.
 //! - `filter`: Qdrant's filter model; `payload_index`: per-field indexes for the planner.
 //! - `payload`: payload edits and projections; `facet`: value counts of a field.
@@ -30,6 +31,7 @@ pub mod geo;
 pub mod groups;
 pub mod hnsw;
 pub mod matrix;
+pub mod mmr;
 pub mod optimizer;
 pub mod params;
 pub mod payload;

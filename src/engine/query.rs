@@ -71,6 +71,13 @@ pub enum Query {
     },
     /// Anywhere closer to the positive than to the negative of each pair.
     Context(Vec<ContextPair>),
+    /// Nearest to a vector or point, reranked for diversity among the
+    /// best `candidates` (default: the stage's limit).
+    Mmr {
+        nearest: Example,
+        diversity: f32,
+        candidates: Option<usize>,
+    },
 }
 
 /// One stage of a query.
@@ -159,6 +166,18 @@ impl Collection {
                 let vector = self.stored_query(points, id, &stage.using)?;
                 self.rescore(config, points, stage, &vector, &lists, Some(id))?
             }
+            Some(Query::Mmr {
+                nearest,
+                diversity,
+                candidates,
+            }) => {
+                let (vector, exclude) = self.mmr_vector(points, &stage.using, nearest)?;
+                let mut first = stage.clone();
+                first.limit = candidates.unwrap_or(stage.limit);
+                let pool =
+                    self.rescore(config, points, &first, &vector, &lists, exclude.first())?;
+                self.mmr(config, points, stage, &vector, pool, *diversity)?
+            }
             Some(Query::Recommend {
                 positive,
                 negative,
@@ -186,6 +205,7 @@ impl Collection {
         match &stage.query {
             Some(Query::Nearest(_))
             | Some(Query::NearestId(_))
+            | Some(Query::Mmr { .. })
             | Some(Query::Recommend {
                 strategy: Strategy::AverageVector,
                 ..
@@ -244,6 +264,26 @@ impl Collection {
                 found.truncate(stage.limit);
                 return Ok(found);
             }
+            Some(Query::Mmr {
+                nearest,
+                diversity,
+                candidates,
+            }) => {
+                let (vector, exclude) = self.mmr_vector(points, &stage.using, nearest)?;
+                let mut req = SearchRequest::new(
+                    &stage.using,
+                    vector.clone(),
+                    candidates.unwrap_or(stage.limit),
+                );
+                req.filter = filter;
+                req.score_threshold = stage.score_threshold;
+                req.ef = stage.ef;
+                req.exact = stage.exact;
+                req.indexed_only = stage.indexed_only;
+                req.exclude = exclude;
+                let pool = self.nearest(config, points, &req)?;
+                return self.mmr(config, points, stage, &vector, pool, *diversity);
+            }
             Some(Query::Nearest(v)) => (v.clone(), Vec::new()),
             Some(Query::NearestId(id)) => (self.stored_query(points, id, &stage.using)?, vec![*id]),
             Some(Query::Fusion(_)) => {
@@ -276,6 +316,19 @@ impl Collection {
         req.indexed_only = stage.indexed_only;
         req.exclude = exclude;
         self.nearest(config, points, &req)
+    }
+
+    /// The vector an MMR query searches with, and the point it names, if
+    /// any, which is left out of the results as a nearest-id query's is.
+    fn mmr_vector(
+        &self,
+        points: &Points,
+        using: &str,
+        nearest: &Example,
+    ) -> Result<(QueryVector, Vec<PointId>)> {
+        let mut ids = Vec::new();
+        let vector = self.example_vector(points, using, nearest, &mut Vec::new(), &mut ids)?;
+        Ok((vector, ids))
     }
 
     /// The vector `using` of point `id`, to search with.
