@@ -145,7 +145,44 @@ pub fn router(state: AppState, body_limit: usize) -> Router {
             &format!("{c}/snapshots/{{snapshot}}"),
             get(snapshots::download).delete(snapshots::delete),
         )
-        .route(&format!("{c}/cluster"), get(collections::cluster))
+        .route(
+            &format!("{c}/cluster"),
+            get(collections::cluster).post(service::distributed_only),
+        )
+        .route(
+            &format!("{c}/shards"),
+            get(service::shard_keys).put(service::distributed_only),
+        )
+        .route(
+            &format!("{c}/shards/delete"),
+            post(service::distributed_only),
+        )
+        .route("/cluster/telemetry", get(service::distributed_only))
+        .route("/cluster/recover", post(service::distributed_only))
+        .route(
+            "/cluster/peer/{peer_id}",
+            axum::routing::delete(service::distributed_only),
+        )
+        .route(
+            &format!("{c}/shards/{{shard_id}}/snapshot"),
+            get(service::distributed_only),
+        )
+        .route(
+            &format!("{c}/shards/{{shard_id}}/snapshots"),
+            get(service::distributed_only).post(service::distributed_only),
+        )
+        .route(
+            &format!("{c}/shards/{{shard_id}}/snapshots/upload"),
+            post(service::distributed_only),
+        )
+        .route(
+            &format!("{c}/shards/{{shard_id}}/snapshots/recover"),
+            put(service::distributed_only),
+        )
+        .route(
+            &format!("{c}/shards/{{shard_id}}/snapshots/{{snapshot}}"),
+            get(service::distributed_only).delete(service::distributed_only),
+        )
         .route(&format!("{c}/index"), put(collections::create_index))
         .route(
             &format!("{c}/index/{{field}}"),

@@ -87,3 +87,24 @@ pub async fn telemetry(State(state): State<AppState>) -> Result<Response, ApiErr
 pub async fn cluster() -> Result<Response, ApiError> {
     Ok(ok(Instant::now(), json!({"status": "disabled"})))
 }
+
+/// Routes that only mean something in a cluster (shard keys, peers, shard
+/// transfers, shard snapshots): a clear 400, as a single-node Qdrant
+/// answers them, instead of a bare "no route".
+pub async fn distributed_only(req: axum::extract::Request) -> ApiError {
+    ApiError::Engine(crate::engine::EngineError::BadRequest(format!(
+        "Bad request: Distributed mode disabled: {} {} needs a cluster, and Helio runs on a single node (one shard per collection)",
+        req.method(),
+        req.uri().path()
+    )))
+}
+
+/// `GET /collections/{c}/shards`: a single node has no custom shard keys.
+pub async fn shard_keys(
+    axum::extract::State(state): axum::extract::State<super::AppState>,
+    super::extract::QPath(name): super::extract::QPath<String>,
+) -> Result<Response, ApiError> {
+    let started = Instant::now();
+    state.db.get(&name)?;
+    Ok(ok(started, json!({ "shard_keys": null })))
+}

@@ -9,6 +9,7 @@ use std::path::PathBuf;
 use std::time::Instant;
 
 use axum::body::Body;
+use axum::extract::multipart::MultipartRejection;
 use axum::extract::{Multipart, State};
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
@@ -103,9 +104,16 @@ pub async fn upload(
     State(state): State<AppState>,
     QPath(name): QPath<String>,
     QQuery(params): QQuery<UploadParams>,
-    mut form: Multipart,
+    form: Result<Multipart, MultipartRejection>,
 ) -> Result<Response, ApiError> {
     let started = Instant::now();
+    // Not a multipart body at all (wrong content type, no boundary): the
+    // same envelope as every other error, not axum's plain text.
+    let mut form = form.map_err(|e| {
+        bad(format!(
+            "Wrong input: a snapshot upload is a multipart/form-data body with a `snapshot` file field ({e})"
+        ))
+    })?;
     let dir = state.db.root().join("snapshots").join(".uploads");
     tokio::fs::create_dir_all(&dir)
         .await
