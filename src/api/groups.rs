@@ -3,6 +3,7 @@
 //! body of its ungrouped route plus `group_by`, `group_size` and
 //! `with_lookup`, and answers `{"groups": [{"id", "hits", "lookup"}]}`.
 
+use std::sync::Arc;
 use std::time::Instant;
 
 use axum::extract::State;
@@ -22,7 +23,7 @@ use super::models::{
     PointOut, QueryRequestWire, ReadParams, SearchRequestWire, WithPayload, WithVector,
 };
 use super::search::{grouped_query, legacy_recommend, legacy_request, RecommendRequestWire};
-use super::{compute, ok, AppState};
+use super::{ok, read_within, AppState};
 
 /// The grouping part of a body, taken out before the rest is read as the
 /// ungrouped route's body.
@@ -112,11 +113,12 @@ fn groups_request(
 /// Runs the grouped query and looks each group's id up in another
 /// collection when asked: an integer id or a UUID string names a point
 /// there; a group whose id names none gets `lookup: null`.
-fn answer(
+async fn answer(
     db: &Database,
-    collection: &Collection,
-    req: &GroupsRequest,
+    collection: Arc<Collection>,
+    req: GroupsRequest,
     lookup: Option<WithLookupWire>,
+    timeout: Option<u64>,
 ) -> Result<GroupsOut, ApiError> {
     let lookup = match lookup {
         None => None,
@@ -136,7 +138,8 @@ fn answer(
         )),
     };
     let single = collection.single_vector();
-    let groups: Vec<Group> = compute(|| collection.query_groups(req))?;
+    let searched = collection.clone();
+    let groups: Vec<Group> = read_within(timeout, move || searched.query_groups(&req)).await?;
     let groups = groups
         .into_iter()
         .map(|g| {
@@ -173,7 +176,7 @@ fn point_id(group: &GroupId) -> Option<PointId> {
 pub async fn query_groups(
     State(state): State<AppState>,
     QPath(name): QPath<String>,
-    QQuery(_params): QQuery<ReadParams>,
+    QQuery(params): QQuery<ReadParams>,
     QJson(body): QJson<Value>,
 ) -> Result<Response, ApiError> {
     let started = Instant::now();
@@ -190,14 +193,21 @@ pub async fn query_groups(
     // Qdrant's defaults: 10 groups of at most 3 hits.
     let limit = w.limit.unwrap_or(10);
     let req = groups_request(grouped_query(w, &state.db)?, &grouping, Some(3), limit)?;
-    let out = answer(&state.db, &collection, &req, grouping.with_lookup)?;
+    let out = answer(
+        &state.db,
+        collection,
+        req,
+        grouping.with_lookup,
+        params.timeout,
+    )
+    .await?;
     Ok(ok(started, out))
 }
 
 pub async fn search_groups(
     State(state): State<AppState>,
     QPath(name): QPath<String>,
-    QQuery(_params): QQuery<ReadParams>,
+    QQuery(params): QQuery<ReadParams>,
     QJson(body): QJson<Value>,
 ) -> Result<Response, ApiError> {
     let started = Instant::now();
@@ -219,14 +229,21 @@ pub async fn search_groups(
         with_vector: search.with_vector,
     };
     let req = groups_request(query, &grouping, None, limit)?;
-    let out = answer(&state.db, &collection, &req, grouping.with_lookup)?;
+    let out = answer(
+        &state.db,
+        collection,
+        req,
+        grouping.with_lookup,
+        params.timeout,
+    )
+    .await?;
     Ok(ok(started, out))
 }
 
 pub async fn recommend_groups(
     State(state): State<AppState>,
     QPath(name): QPath<String>,
-    QQuery(_params): QQuery<ReadParams>,
+    QQuery(params): QQuery<ReadParams>,
     QJson(body): QJson<Value>,
 ) -> Result<Response, ApiError> {
     let started = Instant::now();
@@ -235,6 +252,13 @@ pub async fn recommend_groups(
     let query = legacy_recommend(w, &state.db)?;
     let limit = query.root.limit;
     let req = groups_request(query, &grouping, None, limit)?;
-    let out = answer(&state.db, &collection, &req, grouping.with_lookup)?;
+    let out = answer(
+        &state.db,
+        collection,
+        req,
+        grouping.with_lookup,
+        params.timeout,
+    )
+    .await?;
     Ok(ok(started, out))
 }

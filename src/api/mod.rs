@@ -85,6 +85,32 @@ pub fn compute<T>(f: impl FnOnce() -> Result<T, EngineError>) -> Result<T, ApiEr
     tokio::task::block_in_place(f).map_err(ApiError::from)
 }
 
+/// Runs a read under a request's `timeout` (seconds): without one, inline
+/// as [`compute`] does; with one, on the blocking pool, answering 408 in
+/// Qdrant's envelope when the time is up. The work itself then finishes in
+/// the background (reads hold only read locks) and its result is dropped.
+pub async fn read_within<T, F>(timeout: Option<u64>, f: F) -> Result<T, ApiError>
+where
+    F: FnOnce() -> Result<T, EngineError> + Send + 'static,
+    T: Send + 'static,
+{
+    let secs = match timeout {
+        None => return compute(f),
+        Some(0) => {
+            return Err(ApiError::Engine(EngineError::BadRequest(
+                "Bad request: timeout must be at least 1 second".into(),
+            )))
+        }
+        Some(s) => s,
+    };
+    match tokio::time::timeout(std::time::Duration::from_secs(secs), blocking(f)).await {
+        Ok(result) => result,
+        Err(_) => Err(ApiError::Engine(EngineError::Timeout(format!(
+            "the operation did not finish within the request's timeout of {secs} s"
+        )))),
+    }
+}
+
 /// Runs engine work that may wait on disk (writes, fsync) off the async
 /// executor, on the blocking pool.
 pub async fn blocking<T, F>(f: F) -> Result<T, ApiError>

@@ -32,7 +32,7 @@ use super::models::{
     WithPayload, WithVector,
 };
 use super::points::MAX_LIMIT;
-use super::{compute, ok, AppState};
+use super::{ok, read_within, AppState};
 
 fn bad(msg: String) -> ApiError {
     ApiError::Engine(EngineError::BadRequest(msg))
@@ -597,14 +597,14 @@ fn run_query(collection: &Collection, plan: QueryPlan) -> Result<Vec<PointOut>, 
 pub async fn search(
     State(state): State<AppState>,
     QPath(name): QPath<String>,
-    QQuery(_params): QQuery<ReadParams>,
+    QQuery(params): QQuery<ReadParams>,
     QJson(body): QJson<SearchRequestWire>,
 ) -> Result<Response, ApiError> {
     let started = Instant::now();
     let collection = state.db.get(&name)?;
     let req = legacy_request(body)?;
     let single = collection.single_vector();
-    let found = compute(|| collection.search(&req))?;
+    let found = read_within(params.timeout, move || collection.search(&req)).await?;
     Ok(ok(
         started,
         found
@@ -617,7 +617,7 @@ pub async fn search(
 pub async fn search_batch(
     State(state): State<AppState>,
     QPath(name): QPath<String>,
-    QQuery(_params): QQuery<ReadParams>,
+    QQuery(params): QQuery<ReadParams>,
     QJson(body): QJson<SearchBatchWire>,
 ) -> Result<Response, ApiError> {
     let started = Instant::now();
@@ -628,7 +628,7 @@ pub async fn search_batch(
         .map(legacy_request)
         .collect::<Result<Vec<_>, _>>()?;
     let single = collection.single_vector();
-    let results = compute(|| {
+    let results = read_within(params.timeout, move || {
         reqs.iter()
             .map(|r| {
                 Ok(collection
@@ -638,7 +638,8 @@ pub async fn search_batch(
                     .collect::<Vec<_>>())
             })
             .collect::<Result<Vec<_>, EngineError>>()
-    })?;
+    })
+    .await?;
     Ok(ok(started, results))
 }
 
@@ -651,7 +652,7 @@ struct ScoredPoints<T> {
 pub async fn query(
     State(state): State<AppState>,
     QPath(name): QPath<String>,
-    QQuery(_params): QQuery<ReadParams>,
+    QQuery(params): QQuery<ReadParams>,
     QJson(mut body): QJson<QueryRequestWire>,
 ) -> Result<Response, ApiError> {
     let started = Instant::now();
@@ -665,14 +666,14 @@ pub async fn query(
     )
     .await?;
     let plan = query_plan(body, &state.db)?;
-    let points = compute(|| run_query(&collection, plan))?;
+    let points = read_within(params.timeout, move || run_query(&collection, plan)).await?;
     Ok(ok(started, ScoredPoints { points }))
 }
 
 pub async fn query_batch(
     State(state): State<AppState>,
     QPath(name): QPath<String>,
-    QQuery(_params): QQuery<ReadParams>,
+    QQuery(params): QQuery<ReadParams>,
     QJson(mut body): QJson<QueryBatchWire>,
 ) -> Result<Response, ApiError> {
     let started = Instant::now();
@@ -692,7 +693,7 @@ pub async fn query_batch(
         .into_iter()
         .map(|w| query_plan(w, &state.db))
         .collect::<Result<Vec<_>, _>>()?;
-    let results = compute(|| {
+    let results = read_within(params.timeout, move || {
         plans
             .into_iter()
             .map(|p| {
@@ -701,7 +702,8 @@ pub async fn query_batch(
                 })
             })
             .collect::<Result<Vec<_>, EngineError>>()
-    })?;
+    })
+    .await?;
     Ok(ok(started, results))
 }
 
@@ -776,20 +778,23 @@ pub(super) fn legacy_recommend(
 pub async fn recommend(
     State(state): State<AppState>,
     QPath(name): QPath<String>,
-    QQuery(_params): QQuery<ReadParams>,
+    QQuery(params): QQuery<ReadParams>,
     QJson(body): QJson<RecommendRequestWire>,
 ) -> Result<Response, ApiError> {
     let started = Instant::now();
     let collection = state.db.get(&name)?;
     let req = legacy_recommend(body, &state.db)?;
-    let points = compute(|| run_query(&collection, QueryPlan::Query(req)))?;
+    let points = read_within(params.timeout, move || {
+        run_query(&collection, QueryPlan::Query(req))
+    })
+    .await?;
     Ok(ok(started, points))
 }
 
 pub async fn recommend_batch(
     State(state): State<AppState>,
     QPath(name): QPath<String>,
-    QQuery(_params): QQuery<ReadParams>,
+    QQuery(params): QQuery<ReadParams>,
     QJson(body): QJson<RecommendBatchWire>,
 ) -> Result<Response, ApiError> {
     let started = Instant::now();
@@ -799,11 +804,12 @@ pub async fn recommend_batch(
         .into_iter()
         .map(|w| legacy_recommend(w, &state.db))
         .collect::<Result<Vec<_>, _>>()?;
-    let results = compute(|| {
+    let results = read_within(params.timeout, move || {
         reqs.into_iter()
             .map(|r| run_query(&collection, QueryPlan::Query(r)))
             .collect::<Result<Vec<_>, EngineError>>()
-    })?;
+    })
+    .await?;
     Ok(ok(started, results))
 }
 
@@ -875,20 +881,23 @@ fn legacy_discover(w: DiscoverRequestWire, db: &Database) -> Result<QueryRequest
 pub async fn discover(
     State(state): State<AppState>,
     QPath(name): QPath<String>,
-    QQuery(_params): QQuery<ReadParams>,
+    QQuery(params): QQuery<ReadParams>,
     QJson(body): QJson<DiscoverRequestWire>,
 ) -> Result<Response, ApiError> {
     let started = Instant::now();
     let collection = state.db.get(&name)?;
     let req = legacy_discover(body, &state.db)?;
-    let points = compute(|| run_query(&collection, QueryPlan::Query(req)))?;
+    let points = read_within(params.timeout, move || {
+        run_query(&collection, QueryPlan::Query(req))
+    })
+    .await?;
     Ok(ok(started, points))
 }
 
 pub async fn discover_batch(
     State(state): State<AppState>,
     QPath(name): QPath<String>,
-    QQuery(_params): QQuery<ReadParams>,
+    QQuery(params): QQuery<ReadParams>,
     QJson(body): QJson<DiscoverBatchWire>,
 ) -> Result<Response, ApiError> {
     let started = Instant::now();
@@ -898,10 +907,11 @@ pub async fn discover_batch(
         .into_iter()
         .map(|w| legacy_discover(w, &state.db))
         .collect::<Result<Vec<_>, _>>()?;
-    let results = compute(|| {
+    let results = read_within(params.timeout, move || {
         reqs.into_iter()
             .map(|r| run_query(&collection, QueryPlan::Query(r)))
             .collect::<Result<Vec<_>, EngineError>>()
-    })?;
+    })
+    .await?;
     Ok(ok(started, results))
 }
