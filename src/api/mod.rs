@@ -15,6 +15,7 @@ pub mod inference;
 pub mod matrix;
 pub mod models;
 pub mod points;
+pub mod query_input;
 pub mod search;
 pub mod service;
 pub mod snapshots;
