@@ -1,4 +1,5 @@
-//! Service routes: version, health probes, metrics, telemetry, cluster.
+//! Service routes: version, health probes, metrics, telemetry, cluster,
+//! issues.
 
 use std::time::Instant;
 
@@ -86,4 +87,16 @@ pub async fn telemetry(State(state): State<AppState>) -> Result<Response, ApiErr
 
 pub async fn cluster() -> Result<Response, ApiError> {
     Ok(ok(Instant::now(), json!({"status": "disabled"})))
+}
+
+/// `GET /issues`: Qdrant reports performance issues it has noticed (a
+/// filter on an unindexed field, say). Helio detects none of them yet, so
+/// the list is truthfully empty.
+pub async fn issues() -> Result<Response, ApiError> {
+    Ok(ok(Instant::now(), json!({"issues": []})))
+}
+
+/// `DELETE /issues`: nothing to clear.
+pub async fn clear_issues() -> Result<Response, ApiError> {
+    Ok(ok(Instant::now(), true))
 }
