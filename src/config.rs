@@ -70,8 +70,9 @@ pub struct RestoreArgs {
     pub storage_snapshot: Option<PathBuf>,
     /// Let --storage-snapshot replace collections and aliases of the same
     /// names; without it, a name already taken stops the start-up and
-    /// changes nothing. Other collections are kept either way.
-    #[arg(long, env = "HELIO_FORCE_SNAPSHOT", requires = "storage_snapshot")]
+    /// changes nothing. Other collections are kept either way. (Not a
+    /// clap `requires`: that would also refuse HELIO_FORCE_SNAPSHOT=false.)
+    #[arg(long, env = "HELIO_FORCE_SNAPSHOT")]
     pub force_snapshot: bool,
 }
 
