@@ -59,6 +59,23 @@ pub struct ServeArgs {
     pub embed: EmbedArgs,
 }
 
+/// A one-off restore `helio serve` does before serving. Flags and
+/// environment only: a restore in `helio.toml` would run at every start.
+#[derive(Debug, Clone, Default, Args)]
+pub struct RestoreArgs {
+    /// Full-storage snapshot (a file from `POST /snapshots`) whose
+    /// collections and aliases are restored into the storage before the
+    /// server starts. A damaged file stops the start-up and changes nothing.
+    #[arg(long, env = "HELIO_STORAGE_SNAPSHOT")]
+    pub storage_snapshot: Option<PathBuf>,
+    /// Let --storage-snapshot replace collections and aliases of the same
+    /// names; without it, a name already taken stops the start-up and
+    /// changes nothing. Other collections are kept either way. (Not a
+    /// clap `requires`: that would also refuse HELIO_FORCE_SNAPSHOT=false.)
+    #[arg(long, env = "HELIO_FORCE_SNAPSHOT")]
+    pub force_snapshot: bool,
+}
+
 /// Embedding settings, shared by `helio serve` and `helio embed`.
 #[derive(Debug, Clone, Default, Args, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -141,6 +158,8 @@ pub struct Config {
     pub schedule_tz: String,
     pub graph_builder: BuilderKind,
     pub models: ModelsConfig,
+    /// Restored before serving; see [`RestoreArgs`].
+    pub restore: RestoreArgs,
 }
 
 impl Default for Config {
@@ -164,6 +183,7 @@ impl Default for Config {
             schedule_tz: crate::pipeline::schedule::DEFAULT_TZ.to_string(),
             graph_builder: BuilderKind::default(),
             models: ModelsConfig::default(),
+            restore: RestoreArgs::default(),
         }
     }
 }
@@ -208,6 +228,7 @@ impl Config {
                 .or(from_file.graph_builder)
                 .unwrap_or(d.graph_builder),
             models: args.embed.resolve(embed_file),
+            restore: RestoreArgs::default(),
         })
     }
 }

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 
-use helio::config::{Config, EmbedArgs, ServeArgs};
+use helio::config::{Config, EmbedArgs, RestoreArgs, ServeArgs};
 
 #[derive(Parser)]
 #[command(
@@ -24,7 +24,7 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Serve the Qdrant-compatible REST API.
-    Serve(ServeArgs),
+    Serve(ServeCommand),
     /// Measure latency, recall and throughput of a Qdrant-compatible server.
     Bench(Box<helio::bench::BenchArgs>),
     /// Embed text with a local model (or `qdrant/bm25`) and print the vector.
@@ -34,6 +34,14 @@ enum Command {
     Ingest(IngestCommand),
     /// Materialize knowledge-base assets now (all of them when none is named).
     Materialize(MaterializeCommand),
+}
+
+#[derive(clap::Args)]
+struct ServeCommand {
+    #[command(flatten)]
+    serve: ServeArgs,
+    #[command(flatten)]
+    restore: RestoreArgs,
 }
 
 #[derive(clap::Args)]
@@ -93,8 +101,9 @@ fn main() {
 
 fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
-        Command::Serve(args) => {
-            let config = Config::resolve(args, cli.config.as_deref())?;
+        Command::Serve(cmd) => {
+            let mut config = Config::resolve(cmd.serve, cli.config.as_deref())?;
+            config.restore = cmd.restore;
             init_logging(&config.log);
             let runtime = tokio::runtime::Builder::new_multi_thread()
                 .enable_all()

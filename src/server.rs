@@ -1,6 +1,7 @@
 //! Wiring: open the database, build the router, serve until shutdown.
 
 use std::future::Future;
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -10,7 +11,7 @@ use tokio::net::TcpListener;
 use crate::api::{self, AppState};
 use crate::config::Config;
 use crate::embed::{EmbedCache, Models};
-use crate::engine::{Database, EngineOptions};
+use crate::engine::{Database, EngineError, EngineOptions};
 use crate::pipeline::assets::Assets;
 use crate::pipeline::ingest::run_watcher;
 use crate::pipeline::schedule::Schedule;
@@ -37,6 +38,10 @@ pub async fn serve(
     let db = tokio::task::spawn_blocking(move || Database::open(&storage, options))
         .await?
         .with_context(|| format!("opening storage at {}", config.storage.display()))?;
+    let db = match config.restore.storage_snapshot.clone() {
+        Some(archive) => restore(db, archive, config.restore.force_snapshot).await?,
+        None => db,
+    };
     let models_config = config.models.clone();
     let cache_path = config.storage.join("embedding-cache.sqlite");
     let models = tokio::task::spawn_blocking(move || {
@@ -99,4 +104,28 @@ pub async fn serve(
     let _ = tokio::task::spawn_blocking(move || watcher.join()).await;
     served?;
     Ok(())
+}
+
+/// Restores a full-storage snapshot into the just-opened storage, before
+/// anything else (the pipeline creates collections of its own) can run.
+async fn restore(db: Database, archive: PathBuf, force: bool) -> anyhow::Result<Database> {
+    let shown = archive.display().to_string();
+    let (db, restored) = tokio::task::spawn_blocking(move || {
+        let restored = db.restore_storage_snapshot(&archive, force);
+        (db, restored)
+    })
+    .await?;
+    let restored = restored.map_err(|e| match e {
+        EngineError::AlreadyExists(_) => {
+            anyhow::anyhow!("{e}; start with --force-snapshot to replace them")
+        }
+        other => anyhow::Error::new(other).context("restoring the storage snapshot"),
+    })?;
+    tracing::info!(
+        snapshot = %shown,
+        collections = ?restored.collections,
+        aliases = restored.aliases.len(),
+        "storage snapshot restored"
+    );
+    Ok(db)
 }

@@ -14,6 +14,7 @@ pub mod groups;
 pub mod inference;
 pub mod matrix;
 pub mod models;
+pub mod optimizations;
 pub mod points;
 pub mod query_input;
 pub mod search;
@@ -79,6 +80,16 @@ pub fn ok<T: Serialize>(started: Instant, result: T) -> Response {
     .into_response()
 }
 
+/// Qdrant's answer to a write that will complete in the background
+/// (`wait=false` where the work is long): 202, no `result`.
+pub fn accepted(started: Instant) -> Response {
+    let body = serde_json::json!({
+        "status": "accepted",
+        "time": started.elapsed().as_secs_f64(),
+    });
+    (axum::http::StatusCode::ACCEPTED, Json(body)).into_response()
+}
+
 /// Runs a short CPU-bound engine call (a search) on this worker thread,
 /// telling tokio to move its other tasks elsewhere meanwhile. Cheaper than
 /// a hop to the blocking pool, which costs more than a small search.
@@ -140,6 +151,18 @@ pub fn router(state: AppState, body_limit: usize) -> Router {
         .route("/metrics", get(service::metrics))
         .route("/telemetry", get(service::telemetry))
         .route("/cluster", get(service::cluster))
+        .route(
+            "/issues",
+            get(service::issues).delete(service::clear_issues),
+        )
+        .route(
+            "/snapshots",
+            get(snapshots::list_full).post(snapshots::create_full),
+        )
+        .route(
+            "/snapshots/{snapshot}",
+            get(snapshots::download_full).delete(snapshots::delete_full),
+        )
         .route("/collections", get(collections::list))
         .route("/collections/aliases", post(collections::update_aliases))
         .route("/aliases", get(collections::all_aliases))
@@ -210,6 +233,7 @@ pub fn router(state: AppState, body_limit: usize) -> Router {
             &format!("{c}/shards/{{shard_id}}/snapshots/{{snapshot}}"),
             get(service::distributed_only).delete(service::distributed_only),
         )
+        .route(&format!("{c}/optimizations"), get(optimizations::get))
         .route(&format!("{c}/index"), put(collections::create_index))
         .route(
             &format!("{c}/index/{{field}}"),

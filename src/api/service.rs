@@ -1,4 +1,5 @@
-//! Service routes: version, health probes, metrics, telemetry, cluster.
+//! Service routes: version, health probes, metrics, telemetry, cluster,
+//! issues.
 
 use std::time::Instant;
 
@@ -107,4 +108,16 @@ pub async fn shard_keys(
     let started = Instant::now();
     state.db.get(&name)?;
     Ok(ok(started, json!({ "shard_keys": null })))
+}
+
+/// `GET /issues`: Qdrant reports performance issues it has noticed (a
+/// filter on an unindexed field, say). Helio detects none of them yet, so
+/// the list is truthfully empty.
+pub async fn issues() -> Result<Response, ApiError> {
+    Ok(ok(Instant::now(), json!({"issues": []})))
+}
+
+/// `DELETE /issues`: nothing to clear.
+pub async fn clear_issues() -> Result<Response, ApiError> {
+    Ok(ok(Instant::now(), true))
 }

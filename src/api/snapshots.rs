@@ -1,6 +1,8 @@
 //! Snapshot routes: create, list, download and delete a collection's
 //! snapshots; recover a collection from an uploaded file or from a
-//! snapshot already in the storage's `snapshots/` directory.
+//! snapshot already in the storage's `snapshots/` directory; the same for
+//! full-storage snapshots (`/snapshots`), which are restored only at
+//! start-up (`helio serve --storage-snapshot`), as Qdrant restores them.
 //!
 //! Recovery from a URL is refused: it would make the server fetch
 //! anything on the network on a client's word.
@@ -21,7 +23,7 @@ use crate::engine::EngineError;
 use super::error::ApiError;
 use super::extract::{QJson, QPath, QQuery};
 use super::models::WriteParams;
-use super::{blocking, ok, AppState};
+use super::{accepted, blocking, ok, AppState};
 
 fn bad(msg: String) -> ApiError {
     ApiError::Engine(EngineError::BadRequest(msg))
@@ -53,7 +55,12 @@ pub async fn download(
     QPath((name, snapshot)): QPath<(String, String)>,
 ) -> Result<Response, ApiError> {
     let path = state.db.snapshot_path(&name, &snapshot)?;
-    let file = tokio::fs::File::open(&path)
+    send_file(&path, &snapshot).await
+}
+
+/// Streams a snapshot file; `name` has been checked to be a plain file name.
+async fn send_file(path: &std::path::Path, name: &str) -> Result<Response, ApiError> {
+    let file = tokio::fs::File::open(path)
         .await
         .map_err(|e| ApiError::Engine(e.into()))?;
     let size = file
@@ -68,7 +75,7 @@ pub async fn download(
             (header::CONTENT_LENGTH, size.to_string()),
             (
                 header::CONTENT_DISPOSITION,
-                format!("attachment; filename=\"{snapshot}\""),
+                format!("attachment; filename=\"{name}\""),
             ),
         ],
         body,
@@ -221,4 +228,51 @@ async fn recover_file(
         db.recover(&name, &path)
     })
     .await
+}
+
+/// `POST /snapshots`: every collection and alias in one file. With
+/// `wait=false` the snapshot is written in the background and the answer
+/// is Qdrant's 202 `accepted`.
+pub async fn create_full(
+    State(state): State<AppState>,
+    QQuery(params): QQuery<WriteParams>,
+) -> Result<Response, ApiError> {
+    let started = Instant::now();
+    let db = state.db.clone();
+    if params.wait == Some(false) {
+        tokio::task::spawn_blocking(move || {
+            if let Err(e) = db.create_storage_snapshot() {
+                tracing::error!(error = %e, "full storage snapshot failed");
+            }
+        });
+        return Ok(accepted(started));
+    }
+    let made = blocking(move || db.create_storage_snapshot()).await?;
+    Ok(ok(started, made))
+}
+
+pub async fn list_full(State(state): State<AppState>) -> Result<Response, ApiError> {
+    let started = Instant::now();
+    let db = state.db.clone();
+    let all = blocking(move || db.list_storage_snapshots()).await?;
+    Ok(ok(started, all))
+}
+
+pub async fn download_full(
+    State(state): State<AppState>,
+    QPath(snapshot): QPath<String>,
+) -> Result<Response, ApiError> {
+    let path = state.db.storage_snapshot_path(&snapshot)?;
+    send_file(&path, &snapshot).await
+}
+
+pub async fn delete_full(
+    State(state): State<AppState>,
+    QPath(snapshot): QPath<String>,
+    QQuery(_params): QQuery<WriteParams>,
+) -> Result<Response, ApiError> {
+    let started = Instant::now();
+    let db = state.db.clone();
+    blocking(move || db.delete_storage_snapshot(&snapshot)).await?;
+    Ok(ok(started, true))
 }

@@ -131,6 +131,8 @@ pub struct Collection {
     pub(super) optimizing: AtomicBool,
     /// When the last write committed, for the optimizer's batching.
     pub(super) last_write: Mutex<std::time::Instant>,
+    /// What the optimizer runs and has run, for the optimizations route.
+    pub(super) tracker: Mutex<super::optimizer::Tracker>,
 }
 
 impl VectorSource for Arena {
@@ -261,6 +263,7 @@ impl Collection {
             stopped: AtomicBool::new(false),
             optimizing: AtomicBool::new(false),
             last_write: Mutex::new(std::time::Instant::now()),
+            tracker: Mutex::new(Default::default()),
         })
     }
 
@@ -698,6 +701,11 @@ impl Collection {
     /// The size of dense vector `name`, `None` if there is no such dense vector.
     pub fn dim(&self, name: &str) -> Option<usize> {
         self.config.read().dense_params(name).map(|p| p.size)
+    }
+
+    /// The optimizer's running, queued and completed work.
+    pub fn optimizations(&self) -> super::optimizer::OptimizationsReport {
+        super::optimizer::report(self)
     }
 
     /// Marks the collection dropped: the optimizer thread exits.

@@ -13,6 +13,7 @@ use super::optimizer;
 use super::params::CollectionConfig;
 use super::snapshot;
 use super::storage::sync_dir;
+use super::storage_snapshot;
 use super::EngineOptions;
 
 pub struct Database {
@@ -75,6 +76,18 @@ impl Database {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => BTreeMap::new(),
             Err(e) => return Err(e.into()),
         };
+        // Work directories of full snapshots cut short by a crash.
+        if let Ok(entries) = std::fs::read_dir(root.join("snapshots")) {
+            for entry in entries.flatten() {
+                if entry
+                    .file_name()
+                    .to_string_lossy()
+                    .starts_with(FULL_WORK_PREFIX)
+                {
+                    let _ = std::fs::remove_dir_all(entry.path());
+                }
+            }
+        }
         let handles = collections
             .values()
             .map(|c| optimizer::spawn(Arc::downgrade(c)))
@@ -362,12 +375,8 @@ impl Database {
     /// it can never point outside the snapshot directory.
     pub fn snapshot_path(&self, collection: &str, name: &str) -> Result<PathBuf> {
         let c = self.get(collection)?;
-        let plain = !name.is_empty()
-            && !name.starts_with('.')
-            && name.ends_with(".snapshot")
-            && !name.contains(['/', '\\', '\0']);
         let path = self.snapshots_dir(c.name()).join(name);
-        if !plain || !path.is_file() {
+        if !plain_snapshot_name(name) || !path.is_file() {
             return Err(EngineError::NotFound(format!(
                 "Snapshot {name} of collection {collection} not found"
             )));
@@ -415,6 +424,194 @@ impl Database {
     }
 }
 
+/// Name prefix of full-storage snapshots, as Qdrant names them.
+const FULL_PREFIX: &str = "full-snapshot-";
+/// Hidden work directories of full snapshots being written, in
+/// `snapshots/`; start-up removes those a crash left.
+const FULL_WORK_PREFIX: &str = ".full-";
+
+/// Collections and aliases a full-storage snapshot brought in.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StorageRestore {
+    /// Collections created or replaced, in the archive's order.
+    pub collections: Vec<String>,
+    pub aliases: Vec<(String, String)>,
+}
+
+impl Database {
+    fn full_snapshots_dir(&self) -> PathBuf {
+        self.root.join("snapshots")
+    }
+
+    /// Takes a snapshot of every collection, with the aliases, into one
+    /// file `snapshots/full-snapshot-<time>.snapshot`, beside the
+    /// directories of the per-collection snapshots. The set of collections
+    /// and aliases is read at one instant; each collection is then one
+    /// consistent point in time of its own.
+    pub fn create_storage_snapshot(&self) -> Result<SnapshotDescription> {
+        let (collections, aliases) = {
+            let collections = self.collections.read();
+            let aliases = self.aliases.read();
+            (
+                collections.values().cloned().collect::<Vec<_>>(),
+                aliases.clone(),
+            )
+        };
+        let dir = self.full_snapshots_dir();
+        std::fs::create_dir_all(&dir)?;
+        let name = format!(
+            "{FULL_PREFIX}{}.snapshot",
+            chrono::Utc::now().format("%Y-%m-%d-%H-%M-%S-%3f")
+        );
+        let work = dir.join(format!(
+            "{FULL_WORK_PREFIX}{}",
+            uuid::Uuid::new_v4().simple()
+        ));
+        std::fs::create_dir_all(&work)?;
+        let written = (|| {
+            let tmp = work.join("archive.tmp");
+            let checksum = storage_snapshot::write(&tmp, &work, &collections, &aliases)?;
+            std::fs::write(dir.join(format!("{name}.checksum")), &checksum)?;
+            std::fs::rename(&tmp, dir.join(&name))?;
+            sync_dir(&dir)
+        })();
+        let _ = std::fs::remove_dir_all(&work);
+        written?;
+        tracing::info!(snapshot = %name, collections = collections.len(), "full storage snapshot created");
+        self.describe(&dir, &name)
+    }
+
+    /// Full-storage snapshots, oldest first: the snapshot files directly in
+    /// `snapshots/` (collections keep theirs in subdirectories).
+    pub fn list_storage_snapshots(&self) -> Result<Vec<SnapshotDescription>> {
+        let dir = self.full_snapshots_dir();
+        let mut out = Vec::new();
+        if let Ok(entries) = std::fs::read_dir(&dir) {
+            for entry in entries.flatten() {
+                let name = entry.file_name().to_string_lossy().into_owned();
+                let is_file = entry.file_type().is_ok_and(|t| t.is_file());
+                if is_file && plain_snapshot_name(&name) {
+                    out.push(self.describe(&dir, &name)?);
+                }
+            }
+        }
+        out.sort_by(|a, b| {
+            a.creation_time
+                .cmp(&b.creation_time)
+                .then(a.name.cmp(&b.name))
+        });
+        Ok(out)
+    }
+
+    /// The file of full-storage snapshot `name`; the name is checked so it
+    /// can never point outside `snapshots/`.
+    pub fn storage_snapshot_path(&self, name: &str) -> Result<PathBuf> {
+        let path = self.full_snapshots_dir().join(name);
+        if !plain_snapshot_name(name) || !path.is_file() {
+            return Err(EngineError::NotFound(format!(
+                "Full storage snapshot {name} not found"
+            )));
+        }
+        Ok(path)
+    }
+
+    pub fn delete_storage_snapshot(&self, name: &str) -> Result<()> {
+        let path = self.storage_snapshot_path(name)?;
+        std::fs::remove_file(&path)?;
+        let _ = std::fs::remove_file(path.with_file_name(format!("{name}.checksum")));
+        Ok(())
+    }
+
+    /// Brings every collection and alias of the full-storage snapshot at
+    /// `archive` into this storage. The whole archive is unpacked, checked
+    /// and opened aside first: a damaged or foreign file is an error that
+    /// changes nothing.
+    ///
+    /// A collection or alias of the archive whose name is already taken is
+    /// an error (again changing nothing) unless `force`: then the archive's
+    /// collections replace those of the same name, its aliases point where
+    /// the archive says, and a stored alias named like one of its
+    /// collections is dropped. Collections and aliases the archive does not
+    /// name are kept; an alias of the archive that is the name of a kept
+    /// collection is refused even with `force`.
+    pub fn restore_storage_snapshot(&self, archive: &Path, force: bool) -> Result<StorageRestore> {
+        let unpacked = storage_snapshot::unpack(archive, || self.staging_dir("new"))?;
+        for (name, dir) in &unpacked.collections {
+            let opened = Collection::open(dir, name, self.options).map_err(|e| {
+                EngineError::BadRequest(format!(
+                    "Wrong input: storage snapshot {}: collection `{name}` does not open ({e})",
+                    archive.display()
+                ))
+            })?;
+            opened.stop();
+        }
+        let mut collections = self.collections.write();
+        let mut aliases = self.aliases.write();
+        let mut taken = Vec::new();
+        for (name, _) in &unpacked.collections {
+            if collections.contains_key(name) {
+                taken.push(format!("collection `{name}` exists"));
+            }
+            if let Some(target) = aliases.get(name) {
+                taken.push(format!("`{name}` is an alias of `{target}`"));
+            }
+        }
+        let mut refused = Vec::new();
+        for (alias, target) in &unpacked.aliases {
+            if collections.contains_key(alias) {
+                refused.push(format!("alias `{alias}` is the name of a collection"));
+            }
+            match aliases.get(alias) {
+                Some(now) if now != target => {
+                    taken.push(format!("alias `{alias}` points to `{now}`"))
+                }
+                _ => {}
+            }
+        }
+        if !refused.is_empty() || (!taken.is_empty() && !force) {
+            refused.extend(if force { Vec::new() } else { taken });
+            return Err(EngineError::AlreadyExists(format!(
+                "storage snapshot {}: {}",
+                archive.display(),
+                refused.join("; ")
+            )));
+        }
+        let mut next = aliases.clone();
+        for (name, dir) in &unpacked.collections {
+            next.remove(name);
+            if let Some(old) = collections.remove(name) {
+                old.stop();
+                let trash = self.staging_dir("del");
+                std::fs::rename(self.dir().join(name), &trash)?;
+                drop(old);
+                let _ = std::fs::remove_dir_all(&trash);
+            }
+            self.install(&mut collections, dir, name)?;
+        }
+        next.extend(unpacked.aliases.clone());
+        self.save_aliases(&next)?;
+        *aliases = next;
+        let restored = StorageRestore {
+            collections: unpacked
+                .collections
+                .iter()
+                .map(|(n, _)| n.clone())
+                .collect(),
+            aliases: unpacked.aliases.clone().into_iter().collect(),
+        };
+        tracing::info!(snapshot = %archive.display(), collections = restored.collections.len(), aliases = restored.aliases.len(), "storage restored from full snapshot");
+        Ok(restored)
+    }
+}
+
+/// A snapshot file name as a route may take it: never a path.
+fn plain_snapshot_name(name: &str) -> bool {
+    !name.is_empty()
+        && !name.starts_with('.')
+        && name.ends_with(".snapshot")
+        && !name.contains(['/', '\\', '\0'])
+}
+
 /// SHA-256 of a file, hex, read in blocks.
 pub fn sha256_file(path: &Path) -> Result<String> {
     use sha2::{Digest, Sha256};
@@ -429,11 +626,7 @@ pub fn sha256_file(path: &Path) -> Result<String> {
         }
         hasher.update(&buf[..n]);
     }
-    Ok(hasher
-        .finalize()
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect())
+    Ok(storage_snapshot::hex(hasher.finalize().as_slice()))
 }
 
 impl Drop for Database {
@@ -448,7 +641,7 @@ impl Drop for Database {
     }
 }
 
-fn validate_name(name: &str) -> Result<()> {
+pub(super) fn validate_name(name: &str) -> Result<()> {
     let bad = name.is_empty()
         || name.len() > 255
         || name.starts_with('.')

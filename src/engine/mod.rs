@@ -18,6 +18,7 @@
 //! - `optimizer`: background indexing, vacuum and merging.
 //! - `database`: all collections of one storage directory, aliases, snapshot files.
 //! - `snapshot`: a collection as one tar file, and back.
+//! - `storage_snapshot`: every collection and alias as one tar file, and back.
 
 pub mod collection;
 pub mod database;
@@ -43,6 +44,7 @@ pub mod search;
 pub mod snapshot;
 pub mod sparse;
 pub mod storage;
+pub mod storage_snapshot;
 pub mod types;
 
 pub use collection::{Collection, PointInsert, Record, Selector, UpdateOp};

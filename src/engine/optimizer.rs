@@ -17,8 +17,9 @@ use std::time::{Duration, Instant};
 use roaring::RoaringBitmap;
 
 use super::collection::Collection;
-use super::error::Result;
+use super::error::{EngineError, Result};
 use super::hnsw::{Builder, GraphParams};
+use super::params::OptimizersConfig;
 use super::points::Segment;
 use super::storage::{sync_dir, Arena};
 use super::types::{Distance, Offset};
@@ -140,12 +141,10 @@ fn step(c: &Arc<Collection>, name: &str, appendable: &mut Option<Appendable>) ->
 
     // 1. Segments built with other hnsw parameters, or with too many deleted points.
     let opt = &config.optimizer_config;
-    let stale = segments.iter().find(|s| {
-        s.built_with != params
-            || (s.members.len() as usize >= opt.vacuum_min_vector_number
-                && s.deleted_share(&live) > opt.deleted_threshold)
-    });
-    if let Some(stale) = stale {
+    let stale = segments
+        .iter()
+        .find_map(|s| stale_reason(s, params, &live, opt).map(|why| (s, why)));
+    if let Some((stale, why)) = stale {
         if appendable
             .as_ref()
             .is_some_and(|a| a.segment_id == stale.id)
@@ -154,14 +153,19 @@ fn step(c: &Arc<Collection>, name: &str, appendable: &mut Option<Appendable>) ->
         }
         let members = &stale.members & &live;
         tracing::info!(collection = %c.name, segment = %stale.id, points = members.len(), "rebuilding segment");
-        rebuild(
-            c,
-            &space,
-            std::slice::from_ref(&stale.id),
-            &members,
-            graph_params,
-            params,
-        )?;
+        let id = new_id();
+        let inputs = vec![segment_info(&stale.id, members.len())];
+        tracked(c, name, why, &id, inputs, || {
+            rebuild(
+                c,
+                &space,
+                std::slice::from_ref(&stale.id),
+                &members,
+                graph_params,
+                params,
+                id.clone(),
+            )
+        })?;
         return Ok(true);
     }
 
@@ -195,24 +199,28 @@ fn step(c: &Arc<Collection>, name: &str, appendable: &mut Option<Appendable>) ->
                 ),
             };
             tracing::debug!(collection = %c.name, points = tail.len(), segment = %id, "indexing tail");
-            insert(&space, &builder, &tail)?;
-            install(
-                c,
-                &space,
-                &replaces,
-                Some((id, builder, params)),
-                appendable,
-            )?;
+            let mut inputs: Vec<SegmentInfo> = segments
+                .iter()
+                .filter(|s| replaces.contains(&s.id))
+                .map(|s| segment_info(&s.id, s.members.intersection_len(&live)))
+                .collect();
+            inputs.push(tail_info(c, name, tail.len()));
+            tracked(c, name, "indexing", &id.clone(), inputs, || {
+                insert(&space, &builder, &tail)?;
+                install(
+                    c,
+                    &space,
+                    &replaces,
+                    Some((id, builder, params)),
+                    appendable,
+                )
+            })?;
             return Ok(true);
         }
     }
 
     // 3. Too many segments: merge the two smallest.
-    let max_segments = match opt.default_segment_number {
-        0 => AUTO_MAX_SEGMENTS,
-        n => n,
-    };
-    if segments.len() > max_segments {
+    if segments.len() > max_segments(opt) {
         let mut by_size: Vec<&Arc<Segment>> = segments.iter().collect();
         by_size.sort_by_key(|s| s.members.intersection_len(&live));
         let (a, b) = (by_size[0], by_size[1]);
@@ -224,14 +232,22 @@ fn step(c: &Arc<Collection>, name: &str, appendable: &mut Option<Appendable>) ->
         }
         let members = (&a.members | &b.members) & &live;
         tracing::info!(collection = %c.name, points = members.len(), "merging segments");
-        rebuild(
-            c,
-            &space,
-            &[a.id.clone(), b.id.clone()],
-            &members,
-            graph_params,
-            params,
-        )?;
+        let id = new_id();
+        let inputs = vec![
+            segment_info(&a.id, a.members.intersection_len(&live)),
+            segment_info(&b.id, b.members.intersection_len(&live)),
+        ];
+        tracked(c, name, "merge", &id, inputs, || {
+            rebuild(
+                c,
+                &space,
+                &[a.id.clone(), b.id.clone()],
+                &members,
+                graph_params,
+                params,
+                id.clone(),
+            )
+        })?;
         return Ok(true);
     }
     Ok(false)
@@ -252,6 +268,7 @@ fn rebuild(
     members: &RoaringBitmap,
     graph_params: GraphParams,
     params: (usize, usize),
+    id: String,
 ) -> Result<()> {
     let built = if members.is_empty() {
         None
@@ -264,7 +281,7 @@ fn rebuild(
             members.len() as usize,
         );
         insert(space, &builder, members)?;
-        Some((new_id(), builder, params))
+        Some((id, builder, params))
     };
     install(c, space, replaces, built, &mut None)?;
     release_memory();
@@ -356,4 +373,313 @@ fn install(
         let _ = std::fs::remove_file(seg_dir.join(format!("{old}.hnsw")));
     }
     Ok(())
+}
+
+/// Why segment `s` must be rebuilt, in Qdrant's optimizer names: built
+/// with other hnsw parameters (`config_mismatch`) or holding too many
+/// deleted points (`vacuum`).
+fn stale_reason(
+    s: &Segment,
+    params: (usize, usize),
+    live: &RoaringBitmap,
+    opt: &OptimizersConfig,
+) -> Option<&'static str> {
+    if s.built_with != params {
+        Some("config_mismatch")
+    } else if s.members.len() as usize >= opt.vacuum_min_vector_number
+        && s.deleted_share(live) > opt.deleted_threshold
+    {
+        Some("vacuum")
+    } else {
+        None
+    }
+}
+
+fn max_segments(opt: &OptimizersConfig) -> usize {
+    match opt.default_segment_number {
+        0 => AUTO_MAX_SEGMENTS,
+        n => n,
+    }
+}
+
+/// A segment as the optimizations route lists it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SegmentInfo {
+    pub id: uuid::Uuid,
+    /// Live points in it.
+    pub points: u64,
+}
+
+/// Graph segments are named by a UUID (in its simple form) when created.
+fn segment_info(id: &str, points: u64) -> SegmentInfo {
+    let id = uuid::Uuid::try_parse(id).unwrap_or_else(|_| derived_uuid(id));
+    SegmentInfo { id, points }
+}
+
+/// The unindexed tail of a dense vector, which Qdrant would call its
+/// appendable segment. It has no id of its own; this one is stable for
+/// the life of the collection's directory.
+fn tail_info(c: &Collection, vector: &str, points: u64) -> SegmentInfo {
+    SegmentInfo {
+        id: derived_uuid(&format!("{}\0tail\0{vector}", c.dir.display())),
+        points,
+    }
+}
+
+fn derived_uuid(key: &str) -> uuid::Uuid {
+    use sha2::{Digest, Sha256};
+    let digest = Sha256::digest(key.as_bytes());
+    let mut bytes = [0u8; 16];
+    bytes.copy_from_slice(&digest[..16]);
+    uuid::Builder::from_custom_bytes(bytes).into_uuid()
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum OptimizationState {
+    Running,
+    Done,
+    Failed(String),
+}
+
+/// One optimisation the optimizer ran or is running.
+#[derive(Debug, Clone)]
+pub struct Optimization {
+    /// The segment it creates (or grows, when indexing appends to one).
+    pub id: uuid::Uuid,
+    /// `indexing`, `vacuum`, `config_mismatch` or `merge`.
+    pub optimizer: &'static str,
+    /// The dense vector whose graph it builds.
+    pub vector: String,
+    /// The segments it replaces (the tail, for indexing).
+    pub segments: Vec<SegmentInfo>,
+    pub started: chrono::DateTime<chrono::Utc>,
+    pub finished: Option<chrono::DateTime<chrono::Utc>>,
+    pub state: OptimizationState,
+}
+
+/// An optimisation the optimizer would start next, as far as its rules
+/// say from the collection's present state.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PendingOptimization {
+    pub optimizer: &'static str,
+    pub segments: Vec<SegmentInfo>,
+}
+
+/// What `GET /collections/{c}/optimizations` reports.
+#[derive(Debug, Clone)]
+pub struct OptimizationsReport {
+    pub running: Vec<Optimization>,
+    pub queued: Vec<PendingOptimization>,
+    /// Newest first.
+    pub completed: Vec<Optimization>,
+    /// Segments no rule wants to touch.
+    pub idle: Vec<SegmentInfo>,
+}
+
+/// Completed optimisations kept per collection.
+const COMPLETED_KEPT: usize = 64;
+
+/// The optimizer's record of its work, in the collection.
+#[derive(Debug, Default)]
+pub struct Tracker {
+    running: Option<Optimization>,
+    completed: std::collections::VecDeque<Optimization>,
+}
+
+/// Runs `work` as optimisation `optimizer` of `vector`, recorded as running
+/// meanwhile and as completed (or failed) after.
+fn tracked<T>(
+    c: &Collection,
+    vector: &str,
+    optimizer: &'static str,
+    id: &str,
+    segments: Vec<SegmentInfo>,
+    work: impl FnOnce() -> Result<T>,
+) -> Result<T> {
+    c.tracker.lock().running = Some(Optimization {
+        id: segment_info(id, 0).id,
+        optimizer,
+        vector: vector.to_string(),
+        segments,
+        started: chrono::Utc::now(),
+        finished: None,
+        state: OptimizationState::Running,
+    });
+    let result = work();
+    let mut tracker = c.tracker.lock();
+    if let Some(mut done) = tracker.running.take() {
+        done.finished = Some(chrono::Utc::now());
+        done.state = match &result {
+            Ok(_) => OptimizationState::Done,
+            // Like an HTTP 500, the detail goes to the log, not to clients.
+            Err(EngineError::Storage(_)) => {
+                OptimizationState::Failed("storage failure (see server log)".into())
+            }
+            Err(e) => OptimizationState::Failed(e.to_string()),
+        };
+        tracker.completed.push_front(done);
+        tracker.completed.truncate(COMPLETED_KEPT);
+    }
+    result
+}
+
+/// The optimizer's running and completed work, and an estimate of what it
+/// will do next, from the rules [`step`] applies.
+pub fn report(c: &Collection) -> OptimizationsReport {
+    let (running, completed) = {
+        let t = c.tracker.lock();
+        (
+            t.running.iter().cloned().collect::<Vec<_>>(),
+            t.completed.iter().cloned().collect(),
+        )
+    };
+    let busy: Vec<uuid::Uuid> = running
+        .iter()
+        .flat_map(|r| r.segments.iter().map(|s| s.id))
+        .collect();
+    let config = c.config();
+    let opt = &config.optimizer_config;
+    let mut queued = Vec::new();
+    let mut idle = Vec::new();
+    let points = c.points.read();
+    for (name, space) in &points.dense {
+        let hnsw = config.graph_hnsw(name);
+        let params = (hnsw.m, hnsw.ef_construct);
+        let live = &space.present;
+        let mut calm = Vec::new();
+        for s in &space.segments {
+            let info = segment_info(&s.id, s.members.intersection_len(live));
+            if busy.contains(&info.id) {
+                continue;
+            }
+            match stale_reason(s, params, live, opt) {
+                Some(why) => queued.push(PendingOptimization {
+                    optimizer: why,
+                    segments: vec![info],
+                }),
+                None => calm.push(info),
+            }
+        }
+        let excess = space.segments.len().saturating_sub(max_segments(opt));
+        if excess > 0 {
+            // Each merge takes the two smallest segments.
+            calm.sort_by_key(|s| s.points);
+            for _ in 0..excess {
+                if calm.len() < 2 {
+                    break;
+                }
+                queued.push(PendingOptimization {
+                    optimizer: "merge",
+                    segments: calm.drain(..2).collect(),
+                });
+            }
+        }
+        idle.extend(calm);
+        let tail = tail_info(c, name, space.tail.len());
+        if tail.points == 0 || busy.contains(&tail.id) {
+            continue;
+        }
+        let due = config
+            .indexing_threshold_points(name)
+            .is_some_and(|threshold| tail.points as usize >= threshold);
+        if due {
+            queued.push(PendingOptimization {
+                optimizer: "indexing",
+                segments: vec![tail],
+            });
+        } else {
+            idle.push(tail);
+        }
+    }
+    OptimizationsReport {
+        running,
+        queued,
+        completed,
+        idle,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::engine::collection::PointInsert;
+    use crate::engine::params::{CollectionConfig, ConfigUpdate, HnswConfigDiff, VectorParams};
+    use crate::engine::types::PointId;
+    use crate::engine::{EngineOptions, UpdateOp};
+
+    #[test]
+    fn the_report_follows_the_work_from_queued_to_completed() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut config = CollectionConfig::new(VectorParams::new(4, Distance::Cosine));
+        // 1 KB: 64 points of 4 floats.
+        config.optimizer_config.indexing_threshold = Some(1);
+        let options = EngineOptions {
+            fsync: false,
+            ..Default::default()
+        };
+        // No optimizer thread: the test runs its steps.
+        let c = Arc::new(Collection::create(dir.path(), "c", config, options).unwrap());
+        let points = (0..100u64)
+            .map(|i| {
+                let v = vec![1.0, i as f32, (i % 7) as f32, 0.5];
+                PointInsert::dense(PointId::Num(i), v, Default::default())
+            })
+            .collect();
+        c.update(vec![UpdateOp::Upsert(points)]).unwrap();
+
+        let before = c.optimizations();
+        assert!(before.running.is_empty() && before.completed.is_empty());
+        assert_eq!(before.queued.len(), 1);
+        assert_eq!(before.queued[0].optimizer, "indexing");
+        assert_eq!(before.queued[0].segments[0].points, 100);
+        assert!(before.idle.is_empty());
+
+        while step_all(&c, &mut HashMap::new()).unwrap() {}
+        let after = c.optimizations();
+        assert!(after.running.is_empty() && after.queued.is_empty());
+        assert_eq!(after.completed.len(), 1);
+        let done = &after.completed[0];
+        assert_eq!(
+            (done.optimizer, &done.state),
+            ("indexing", &OptimizationState::Done)
+        );
+        assert_eq!(done.segments, before.queued[0].segments);
+        assert!(done.finished.is_some());
+        // The segment it made is the one now idle.
+        assert_eq!(
+            after.idle,
+            [SegmentInfo {
+                id: done.id,
+                points: 100
+            }]
+        );
+
+        // New hnsw parameters make the segment stale.
+        c.update_config(&ConfigUpdate {
+            hnsw: Some(HnswConfigDiff {
+                m: Some(8),
+                ..Default::default()
+            }),
+            ..Default::default()
+        })
+        .unwrap();
+        let stale = c.optimizations();
+        assert_eq!(stale.queued.len(), 1);
+        assert_eq!(stale.queued[0].optimizer, "config_mismatch");
+        assert_eq!(stale.queued[0].segments, after.idle);
+        while step_all(&c, &mut HashMap::new()).unwrap() {}
+        let rebuilt = c.optimizations();
+        assert!(rebuilt.queued.is_empty());
+        assert_eq!(rebuilt.completed[0].optimizer, "config_mismatch");
+        assert_eq!(
+            rebuilt.idle,
+            [SegmentInfo {
+                id: rebuilt.completed[0].id,
+                points: 100
+            }]
+        );
+    }
 }

@@ -21,7 +21,7 @@ use super::error::{EngineError, Result};
 use super::storage::{sync_dir, Store};
 
 /// The manifest's name inside the tar, first entry of every snapshot.
-const MANIFEST: &str = "snapshot.json";
+pub(super) const MANIFEST: &str = "snapshot.json";
 const FORMAT: u32 = 1;
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -82,12 +82,22 @@ impl Collection {
 }
 
 fn append_bytes<W: Write>(tar: &mut tar::Builder<W>, path: &str, bytes: &[u8]) -> Result<()> {
+    append_entry(tar, path, bytes.len() as u64, bytes)
+}
+
+/// Appends a plain file entry of `size` bytes read from `data`.
+pub(super) fn append_entry<W: Write>(
+    tar: &mut tar::Builder<W>,
+    path: &str,
+    size: u64,
+    data: impl Read,
+) -> Result<()> {
     let mut header = tar::Header::new_gnu();
-    header.set_size(bytes.len() as u64);
+    header.set_size(size);
     header.set_mode(0o644);
     header.set_mtime(chrono::Utc::now().timestamp().max(0) as u64);
     header.set_cksum();
-    tar.append_data(&mut header, path, bytes)?;
+    tar.append_data(&mut header, path, data)?;
     Ok(())
 }
 
@@ -95,8 +105,34 @@ fn append_bytes<W: Write>(tar: &mut tar::Builder<W>, path: &str, bytes: &[u8]) -
 /// [`Collection::open`] can open, checking it is one of ours. Returns the
 /// name of the collection it was taken from.
 pub fn unpack(snapshot: &Path, dir: &Path) -> Result<String> {
+    unpack_from(File::open(snapshot)?, dir)
+}
+
+/// [`unpack`] from a stream.
+pub fn unpack_from(reader: impl Read, dir: &Path) -> Result<String> {
+    let name = extract(reader, dir)?;
+    prepare(dir)?;
+    Ok(name)
+}
+
+/// Makes files [`extract`]ed into `dir` a collection [`Collection::open`]
+/// can open. Kept apart so that a full-storage snapshot can check every
+/// checksum before it opens any database it unpacked.
+pub(super) fn prepare(dir: &Path) -> Result<()> {
+    // Graphs were left out; the optimizer builds them again.
+    let store = Store::open(&dir.join("points.db"), true)?;
+    store.set_meta(META_SEGMENTS, "[]")?;
+    drop(store);
+    sync_dir(dir)
+}
+
+/// The files of a collection snapshot read from a stream into `dir`,
+/// checked to be ours (a full-storage snapshot holds collection snapshots
+/// as entries of its own tar, read without a copy on disk). Returns the
+/// name of the collection it was taken from.
+pub(super) fn extract(reader: impl Read, dir: &Path) -> Result<String> {
     let bad = |msg: String| EngineError::BadRequest(format!("Wrong input: snapshot: {msg}"));
-    let mut archive = tar::Archive::new(File::open(snapshot)?);
+    let mut archive = tar::Archive::new(reader);
     let mut manifest: Option<Manifest> = None;
     std::fs::create_dir_all(dir.join("segments"))?;
     let entries = archive
@@ -122,6 +158,11 @@ pub fn unpack(snapshot: &Path, dir: &Path) -> Result<String> {
             || (name.starts_with("vectors")
                 && name.ends_with(".f32")
                 && name.matches('/').count() == 1);
+        if super::storage_snapshot::is_own_entry(&name) {
+            return Err(bad(
+                "this is a full-storage snapshot; restore it with `helio serve --storage-snapshot FILE`".into(),
+            ));
+        }
         if !allowed || !entry.header().entry_type().is_file() {
             return Err(bad(format!("unexpected entry `{name}`")));
         }
@@ -143,10 +184,5 @@ pub fn unpack(snapshot: &Path, dir: &Path) -> Result<String> {
     if !dir.join("points.db").exists() {
         return Err(bad("no points.db".into()));
     }
-    // Graphs were left out; the optimizer builds them again.
-    let store = Store::open(&dir.join("points.db"), true)?;
-    store.set_meta(META_SEGMENTS, "[]")?;
-    drop(store);
-    sync_dir(dir)?;
     Ok(manifest.collection)
 }

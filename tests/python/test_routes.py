@@ -15,13 +15,6 @@ ROUTES = Path(__file__).resolve().parents[1] / "fixtures" / "qdrant-routes-v1.18
 MISSING = {
     "PUT /collections/{collection_name}/vectors/{vector_name}",
     "DELETE /collections/{collection_name}/vectors/{vector_name}",
-    "GET /issues",
-    "DELETE /issues",
-    "GET /collections/{collection_name}/optimizations",
-    "GET /snapshots",
-    "POST /snapshots",
-    "GET /snapshots/{snapshot_name}",
-    "DELETE /snapshots/{snapshot_name}",
 }
 
 
