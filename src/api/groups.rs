@@ -14,7 +14,7 @@ use serde_json::Value;
 use crate::engine::groups::{Group, GroupId, GroupsRequest};
 use crate::engine::query::{Query, QueryRequest, Stage};
 use crate::engine::types::PointId;
-use crate::engine::{Collection, Database};
+use crate::engine::{Collection, Database, EngineError};
 
 use super::error::ApiError;
 use super::extract::{QJson, QPath, QQuery};
@@ -22,6 +22,7 @@ use super::inference::embed_query;
 use super::models::{
     PointOut, QueryRequestWire, ReadParams, SearchRequestWire, WithPayload, WithVector,
 };
+use super::points::MAX_LIMIT;
 use super::search::{grouped_query, legacy_recommend, legacy_request, RecommendRequestWire};
 use super::{ok, read_within, AppState};
 
@@ -102,6 +103,13 @@ fn groups_request(
         .group_size
         .or(group_size)
         .ok_or_else(|| ApiError::validation("missing field `group_size`"))?;
+    // Every group may hold `group_size` hits: the whole answer is bounded
+    // like any other query's.
+    if limit.saturating_mul(group_size) > MAX_LIMIT {
+        return Err(ApiError::Engine(EngineError::BadRequest(format!(
+            "Bad request: limit × group_size must be at most {MAX_LIMIT}"
+        ))));
+    }
     Ok(GroupsRequest {
         query,
         group_by: grouping.group_by.clone(),

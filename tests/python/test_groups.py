@@ -233,6 +233,8 @@ def test_bad_grouped_requests(helio_url, client, collection_name):
         assert r.status_code == status, (path, body, r.text)
         assert r.json()["status"]["error"], r.text
         assert needle in r.text.lower(), (needle, r.text)
+    r = httpx.post(f"{url}/query/groups", json={"query": q, "group_by": "doc", "limit": 10**6, "group_size": 10**6})
+    assert r.status_code == 400 and "group_size" in r.text, r.text
     r = httpx.post(f"{url}/query/groups", json={"query": q, "group_by": "doc", "with_lookup": "nowhere"})
     assert r.status_code == 404, r.text
     with pytest.raises(UnexpectedResponse) as e:
