@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::engine::groups::{Group, GroupId, GroupsRequest};
-use crate::engine::query::{Query, QueryRequest, Stage};
+use crate::engine::query::QueryRequest;
 use crate::engine::types::PointId;
 use crate::engine::{Collection, Database, EngineError};
 
@@ -124,10 +124,14 @@ fn groups_request(
 async fn answer(
     db: &Database,
     collection: Arc<Collection>,
-    req: GroupsRequest,
-    lookup: Option<WithLookupWire>,
+    query: QueryRequest,
+    grouping: GroupingWire,
+    default_size: Option<usize>,
+    limit: usize,
     timeout: Option<u64>,
 ) -> Result<GroupsOut, ApiError> {
+    let req = groups_request(query, &grouping, default_size, limit)?;
+    let lookup = grouping.with_lookup;
     let lookup = match lookup {
         None => None,
         Some(WithLookupWire::Name(name)) => Some((
@@ -200,12 +204,14 @@ pub async fn query_groups(
     .await?;
     // Qdrant's defaults: 10 groups of at most 3 hits.
     let limit = w.limit.unwrap_or(10);
-    let req = groups_request(grouped_query(w, &state.db)?, &grouping, Some(3), limit)?;
+    let query = grouped_query(w, &state.db)?;
     let out = answer(
         &state.db,
         collection,
-        req,
-        grouping.with_lookup,
+        query,
+        grouping,
+        Some(3),
+        limit,
         params.timeout,
     )
     .await?;
@@ -221,27 +227,15 @@ pub async fn search_groups(
     let started = Instant::now();
     let collection = state.db.get(&name)?;
     let (grouping, w): (GroupingWire, SearchRequestWire) = split(body)?;
-    let search = legacy_request(w)?;
-    let limit = search.limit;
-    let mut root = Stage::new(Some(Query::Nearest(search.vector)), limit);
-    root.using = search.using;
-    root.filter = search.filter;
-    root.score_threshold = search.score_threshold;
-    root.ef = search.ef;
-    root.exact = search.exact;
-    root.indexed_only = search.indexed_only;
-    let query = QueryRequest {
-        root,
-        offset: 0,
-        with_payload: search.with_payload,
-        with_vector: search.with_vector,
-    };
-    let req = groups_request(query, &grouping, None, limit)?;
+    let query = QueryRequest::from(legacy_request(w)?);
+    let limit = query.root.limit;
     let out = answer(
         &state.db,
         collection,
-        req,
-        grouping.with_lookup,
+        query,
+        grouping,
+        None,
+        limit,
         params.timeout,
     )
     .await?;
@@ -259,12 +253,13 @@ pub async fn recommend_groups(
     let (grouping, w): (GroupingWire, RecommendRequestWire) = split(body)?;
     let query = legacy_recommend(w, &state.db)?;
     let limit = query.root.limit;
-    let req = groups_request(query, &grouping, None, limit)?;
     let out = answer(
         &state.db,
         collection,
-        req,
-        grouping.with_lookup,
+        query,
+        grouping,
+        None,
+        limit,
         params.timeout,
     )
     .await?;

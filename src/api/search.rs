@@ -405,6 +405,21 @@ pub async fn query_batch(
     Ok(ok(started, results))
 }
 
+/// Runs legacy requests already read as universal queries, under the
+/// request's `timeout`; one list of points per request.
+async fn run_scored(
+    collection: Arc<Collection>,
+    reqs: Vec<QueryRequest>,
+    timeout: Option<u64>,
+) -> Result<Vec<Vec<PointOut>>, ApiError> {
+    read_within(timeout, move || {
+        reqs.into_iter()
+            .map(|r| run_query(&collection, QueryPlan::Query(r)))
+            .collect()
+    })
+    .await
+}
+
 /// Legacy `/points/recommend` body.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -482,11 +497,8 @@ pub async fn recommend(
     let started = Instant::now();
     let collection = state.db.get(&name)?;
     let req = legacy_recommend(body, &state.db)?;
-    let points = read_within(params.timeout, move || {
-        run_query(&collection, QueryPlan::Query(req))
-    })
-    .await?;
-    Ok(ok(started, points))
+    let mut results = run_scored(collection, vec![req], params.timeout).await?;
+    Ok(ok(started, results.pop().unwrap_or_default()))
 }
 
 pub async fn recommend_batch(
@@ -502,12 +514,7 @@ pub async fn recommend_batch(
         .into_iter()
         .map(|w| legacy_recommend(w, &state.db))
         .collect::<Result<Vec<_>, _>>()?;
-    let results = read_within(params.timeout, move || {
-        reqs.into_iter()
-            .map(|r| run_query(&collection, QueryPlan::Query(r)))
-            .collect::<Result<Vec<_>, EngineError>>()
-    })
-    .await?;
+    let results = run_scored(collection, reqs, params.timeout).await?;
     Ok(ok(started, results))
 }
 
@@ -585,11 +592,8 @@ pub async fn discover(
     let started = Instant::now();
     let collection = state.db.get(&name)?;
     let req = legacy_discover(body, &state.db)?;
-    let points = read_within(params.timeout, move || {
-        run_query(&collection, QueryPlan::Query(req))
-    })
-    .await?;
-    Ok(ok(started, points))
+    let mut results = run_scored(collection, vec![req], params.timeout).await?;
+    Ok(ok(started, results.pop().unwrap_or_default()))
 }
 
 pub async fn discover_batch(
@@ -605,11 +609,6 @@ pub async fn discover_batch(
         .into_iter()
         .map(|w| legacy_discover(w, &state.db))
         .collect::<Result<Vec<_>, _>>()?;
-    let results = read_within(params.timeout, move || {
-        reqs.into_iter()
-            .map(|r| run_query(&collection, QueryPlan::Query(r)))
-            .collect::<Result<Vec<_>, EngineError>>()
-    })
-    .await?;
+    let results = run_scored(collection, reqs, params.timeout).await?;
     Ok(ok(started, results))
 }

@@ -353,13 +353,19 @@ impl Database {
     /// Snapshots of `collection`, oldest first.
     pub fn list_snapshots(&self, collection: &str) -> Result<Vec<SnapshotDescription>> {
         let c = self.get(collection)?;
-        let dir = self.snapshots_dir(c.name());
+        self.snapshot_files(&self.snapshots_dir(c.name()))
+    }
+
+    /// The snapshot files directly in `dir` (no subdirectories, no hidden
+    /// work files), oldest first.
+    fn snapshot_files(&self, dir: &Path) -> Result<Vec<SnapshotDescription>> {
         let mut out = Vec::new();
-        if let Ok(entries) = std::fs::read_dir(&dir) {
+        if let Ok(entries) = std::fs::read_dir(dir) {
             for entry in entries.flatten() {
                 let name = entry.file_name().to_string_lossy().into_owned();
-                if name.ends_with(".snapshot") && !name.starts_with('.') {
-                    out.push(self.describe(&dir, &name)?);
+                let is_file = entry.file_type().is_ok_and(|t| t.is_file());
+                if is_file && plain_snapshot_name(&name) {
+                    out.push(self.describe(dir, &name)?);
                 }
             }
         }
@@ -484,23 +490,7 @@ impl Database {
     /// Full-storage snapshots, oldest first: the snapshot files directly in
     /// `snapshots/` (collections keep theirs in subdirectories).
     pub fn list_storage_snapshots(&self) -> Result<Vec<SnapshotDescription>> {
-        let dir = self.full_snapshots_dir();
-        let mut out = Vec::new();
-        if let Ok(entries) = std::fs::read_dir(&dir) {
-            for entry in entries.flatten() {
-                let name = entry.file_name().to_string_lossy().into_owned();
-                let is_file = entry.file_type().is_ok_and(|t| t.is_file());
-                if is_file && plain_snapshot_name(&name) {
-                    out.push(self.describe(&dir, &name)?);
-                }
-            }
-        }
-        out.sort_by(|a, b| {
-            a.creation_time
-                .cmp(&b.creation_time)
-                .then(a.name.cmp(&b.name))
-        });
-        Ok(out)
+        self.snapshot_files(&self.full_snapshots_dir())
     }
 
     /// The file of full-storage snapshot `name`; the name is checked so it

@@ -110,6 +110,46 @@ impl Stage {
     }
 }
 
+impl Stage {
+    /// The plain search this stage runs for `vector`, with its own
+    /// threshold and search params.
+    fn search(
+        &self,
+        vector: QueryVector,
+        limit: usize,
+        filter: Option<Filter>,
+        exclude: Vec<PointId>,
+    ) -> SearchRequest {
+        let mut req = SearchRequest::new(&self.using, vector, limit);
+        req.filter = filter;
+        req.score_threshold = self.score_threshold;
+        req.ef = self.ef;
+        req.exact = self.exact;
+        req.indexed_only = self.indexed_only;
+        req.exclude = exclude;
+        req
+    }
+}
+
+/// A legacy search is a one-stage query for its vector.
+impl From<SearchRequest> for QueryRequest {
+    fn from(search: SearchRequest) -> QueryRequest {
+        let mut root = Stage::new(Some(Query::Nearest(search.vector)), search.limit);
+        root.using = search.using;
+        root.filter = search.filter;
+        root.score_threshold = search.score_threshold;
+        root.ef = search.ef;
+        root.exact = search.exact;
+        root.indexed_only = search.indexed_only;
+        QueryRequest {
+            root,
+            offset: search.offset,
+            with_payload: search.with_payload,
+            with_vector: search.with_vector,
+        }
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct QueryRequest {
     pub root: Stage,
@@ -270,17 +310,8 @@ impl Collection {
                 candidates,
             }) => {
                 let (vector, exclude) = self.mmr_vector(points, &stage.using, nearest)?;
-                let mut req = SearchRequest::new(
-                    &stage.using,
-                    vector.clone(),
-                    candidates.unwrap_or(stage.limit),
-                );
-                req.filter = filter;
-                req.score_threshold = stage.score_threshold;
-                req.ef = stage.ef;
-                req.exact = stage.exact;
-                req.indexed_only = stage.indexed_only;
-                req.exclude = exclude;
+                let limit = candidates.unwrap_or(stage.limit);
+                let req = stage.search(vector.clone(), limit, filter, exclude);
                 let pool = self.nearest(config, points, &req)?;
                 return self.mmr(config, points, stage, &vector, pool, *diversity);
             }
@@ -308,13 +339,7 @@ impl Collection {
                     .collect());
             }
         };
-        let mut req = SearchRequest::new(&stage.using, vector, stage.limit);
-        req.filter = filter;
-        req.score_threshold = stage.score_threshold;
-        req.ef = stage.ef;
-        req.exact = stage.exact;
-        req.indexed_only = stage.indexed_only;
-        req.exclude = exclude;
+        let req = stage.search(vector, stage.limit, filter, exclude);
         self.nearest(config, points, &req)
     }
 
