@@ -613,3 +613,68 @@ fn read_your_writes_while_indexing() {
     }
     assert_eq!(info["indexed_vectors_count"], 990, "{info}");
 }
+
+#[test]
+fn strict_mode_is_enforced_and_survives_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = Server::start(dir.path());
+    s.create("c", 4, "Dot");
+    let points: Vec<Value> = (1..=6u64)
+        .map(|i| json!({"id": i, "vector": [1.0, 0.0, 0.0, i as f32], "payload": {"city": "Recife"}}))
+        .collect();
+    s.ok(
+        "PUT",
+        "/collections/c/points?wait=true",
+        Some(json!({"points": points})),
+    );
+    s.ok(
+        "PATCH",
+        "/collections/c",
+        Some(json!({"strict_mode_config": {"enabled": true, "max_query_limit": 3}})),
+    );
+    // A second update merges into the first.
+    s.ok(
+        "PATCH",
+        "/collections/c",
+        Some(json!({"strict_mode_config": {"unindexed_filtering_update": false}})),
+    );
+    let refusals = |s: &Server| {
+        let (code, body) = s.call(
+            "POST",
+            "/collections/c/points/query",
+            Some(json!({"query": [1, 0, 0, 0], "limit": 4})),
+        );
+        assert_eq!(code, 400, "{body}");
+        assert!(body["status"]["error"]
+            .as_str()
+            .unwrap()
+            .starts_with("Bad request: Limit exceeded 4 > 3 for \"limit\""));
+        let (code, body) = s.call(
+            "POST",
+            "/collections/c/points/delete?wait=true",
+            Some(json!({"filter": {"must": [{"key": "city", "match": {"value": "Recife"}}]}})),
+        );
+        assert_eq!(code, 400, "{body}");
+        assert!(body["status"]["error"]
+            .as_str()
+            .unwrap()
+            .contains("Index required but not found for \"city\""));
+        let count = s.ok("POST", "/collections/c/points/count", Some(json!({})));
+        assert_eq!(count["count"], 6);
+    };
+    refusals(&s);
+    s.kill();
+    let s = Server::start(dir.path());
+    let info = s.ok("GET", "/collections/c", None);
+    assert_eq!(
+        info["config"]["strict_mode_config"],
+        json!({"enabled": true, "max_query_limit": 3, "unindexed_filtering_update": false})
+    );
+    refusals(&s);
+    let (code, _) = s.call(
+        "POST",
+        "/collections/c/points/query",
+        Some(json!({"query": [1, 0, 0, 0], "limit": 3})),
+    );
+    assert_eq!(code, 200);
+}

@@ -397,6 +397,43 @@ fn document_knowledge_bases_materialize_with_a_recorded_history() {
     assert!(stdout.contains("nope: unknown asset"), "{stdout}");
 }
 
+#[test]
+fn a_table_row_is_one_point_with_typed_fields() {
+    let dir = tempfile::tempdir().unwrap();
+    let storage = dir.path().join("storage");
+    let tables = dir.path().join("data/kb/tarifas");
+    std::fs::create_dir_all(&tables).unwrap();
+    std::fs::write(
+        tables.join("tarifas.csv"),
+        "concessionaria;uf;classe;tarifa_kwh_brl;vigencia_inicio\n\
+         CEMIG;MG;B1 - Residencial;0,98;2026-01-01\n\
+         Light;RJ;B1 - Residencial;1,07;2026-01-01\n\
+         Energisa MG;MG;B1 - Residencial;0,87;2026-01-01\n",
+    )
+    .unwrap();
+    let server = Server::start(&storage);
+    // Start-up materializes the table.
+    wait_for("helio-tariffs", || {
+        count(&server, "helio-tariffs", None) == 3
+    });
+    let in_mg = json!({"must": [{"key": "row.uf", "match": {"value": "MG"}}]});
+    assert_eq!(count(&server, "helio-tariffs", Some(in_mg)), 2);
+    let cheap = json!({"must": [{"key": "row.tarifa_kwh_brl", "range": {"lt": 0.95}}]});
+    let found = server.ok(
+        "POST",
+        "/collections/helio-tariffs/points/scroll",
+        Some(json!({"filter": cheap, "with_payload": ["row", "text"]})),
+    );
+    let points = found["points"].as_array().unwrap();
+    assert_eq!(points.len(), 1, "{found}");
+    assert_eq!(points[0]["payload"]["row"]["concessionaria"], "Energisa MG");
+    assert_eq!(points[0]["payload"]["row"]["tarifa_kwh_brl"], 0.87);
+    assert!(points[0]["payload"]["text"]
+        .as_str()
+        .unwrap()
+        .ends_with("concessionaria: Energisa MG; uf: MG; classe: B1 - Residencial; tarifa_kwh_brl: 0,87; vigencia_inicio: 2026-01-01"));
+}
+
 /// A catalog of `n` panels in English headers, prices shifted by `bump`.
 fn panels_csv(n: usize, bump: f64) -> String {
     let mut out = String::from(

@@ -16,6 +16,7 @@ use crate::engine::params::{
     OptimizersConfigDiff, SparseVectorParams, VectorParams, VectorsConfig, WalConfig,
 };
 use crate::engine::payload_index::PayloadFieldSchema;
+use crate::engine::strict_mode::StrictModeConfig;
 use crate::engine::types::Payload;
 use crate::engine::EngineError;
 
@@ -107,7 +108,7 @@ impl CreateCollection {
             optimizer_config: optimizers,
             wal_config: wal,
             quantization_config: self.quantization_config.filter(|v| !v.is_null()),
-            strict_mode_config: self.strict_mode_config.filter(|v| !v.is_null()),
+            strict_mode_config: strict_mode(self.strict_mode_config)?,
             metadata: self.metadata,
         })
     }
@@ -200,10 +201,21 @@ pub async fn update(
         optimizers: body.optimizers_config,
         vectors: diff("vectors", body.vectors)?,
         sparse_vectors: diff("sparse_vectors", body.sparse_vectors)?,
+        strict_mode: strict_mode(body.strict_mode_config)?,
         metadata: body.metadata,
     };
     blocking(move || collection.update_config(&update)).await?;
     Ok(ok(started, true))
+}
+
+/// A `strict_mode_config`; absent or null means none (or no change).
+fn strict_mode(v: Option<Value>) -> Result<Option<StrictModeConfig>, ApiError> {
+    match v {
+        None | Some(Value::Null) => Ok(None),
+        Some(v) => serde_json::from_value(v)
+            .map(Some)
+            .map_err(|e| ApiError::validation(format!("strict_mode_config: {e}"))),
+    }
 }
 
 /// A map-valued update field; absent or null means no change.
@@ -306,6 +318,7 @@ pub async fn create_index(
     if body.field_name.is_empty() {
         return Err(ApiError::validation("field_name must not be empty"));
     }
+    collection.check_new_index(&body.field_name)?;
     let op = blocking(move || collection.create_payload_index(&body.field_name, schema)).await?;
     Ok(ok(
         started,

@@ -44,6 +44,7 @@ impl ApiError {
                     }
                     EngineError::AlreadyExists(_) => StatusCode::CONFLICT,
                     EngineError::Timeout(_) => StatusCode::REQUEST_TIMEOUT,
+                    EngineError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
                     EngineError::Storage(_) | EngineError::Locked(_) => {
                         StatusCode::INTERNAL_SERVER_ERROR
                     }
@@ -159,7 +160,17 @@ impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let (status, message) = self.status_and_message();
         let body = json!({"status": {"error": message}, "time": 0.0});
-        (status, Json(body)).into_response()
+        let mut response = (status, Json(body)).into_response();
+        if let ApiError::Engine(EngineError::RateLimited {
+            retry_after: Some(secs),
+            ..
+        }) = &self
+        {
+            response
+                .headers_mut()
+                .insert(axum::http::header::RETRY_AFTER, (*secs).into());
+        }
+        response
     }
 }
 

@@ -107,7 +107,7 @@ fn groups_request(
     // like any other query's.
     if limit.saturating_mul(group_size) > MAX_LIMIT {
         return Err(ApiError::Engine(EngineError::BadRequest(format!(
-            "Bad request: limit × group_size must be at most {MAX_LIMIT}"
+            "limit × group_size must be at most {MAX_LIMIT}"
         ))));
     }
     Ok(GroupsRequest {
@@ -131,6 +131,9 @@ async fn answer(
     timeout: Option<u64>,
 ) -> Result<GroupsOut, ApiError> {
     let req = groups_request(query, &grouping, default_size, limit)?;
+    collection.check_query(&req.query)?;
+    collection.check_listing(Some(req.limit.saturating_mul(req.group_size)), None)?;
+    collection.admit_read(timeout, 1)?;
     let lookup = grouping.with_lookup;
     let lookup = match lookup {
         None => None,

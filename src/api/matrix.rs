@@ -162,6 +162,8 @@ async fn run(
 ) -> Result<Matrix, ApiError> {
     let collection = state.db.get(name)?;
     let req = matrix_request(body, params)?;
+    collection.check_listing(Some(req.sample), req.filter.as_ref())?;
+    collection.admit_read(params.timeout, 1)?;
     blocking(move || collection.distance_matrix(&req)).await
 }
 

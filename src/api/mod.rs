@@ -110,7 +110,7 @@ where
         None => return compute(f),
         Some(0) => {
             return Err(ApiError::Engine(EngineError::BadRequest(
-                "Bad request: timeout must be at least 1 second".into(),
+                "timeout must be at least 1 second".into(),
             )))
         }
         Some(s) => s,

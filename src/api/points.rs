@@ -170,6 +170,7 @@ async fn write(
     started: Instant,
 ) -> Result<Response, ApiError> {
     let collection = state.db.get(name)?;
+    collection.admit_write(&ops)?;
     let op = blocking(move || collection.update(ops)).await?;
     Ok(ok(
         started,
@@ -268,6 +269,7 @@ pub async fn batch(
         })
         .collect::<Result<Vec<_>, ApiError>>()?;
     let n = ops.len();
+    collection.admit_write(&ops)?;
     let op = blocking(move || collection.update(ops)).await?;
     // Qdrant answers a batch with one UpdateResult per operation; here they
     // commit together, so they share one operation id.
@@ -279,10 +281,11 @@ pub async fn batch(
 pub async fn get_point(
     State(state): State<AppState>,
     QPath((name, id)): QPath<(String, String)>,
-    QQuery(_params): QQuery<ReadParams>,
+    QQuery(params): QQuery<ReadParams>,
 ) -> Result<Response, ApiError> {
     let started = Instant::now();
     let collection = state.db.get(&name)?;
+    collection.admit_read(params.timeout, 1)?;
     let value = match id.parse::<u64>() {
         Ok(n) => json!(n),
         Err(_) => json!(id),
@@ -305,11 +308,12 @@ pub async fn get_point(
 pub async fn retrieve(
     State(state): State<AppState>,
     QPath(name): QPath<String>,
-    QQuery(_params): QQuery<ReadParams>,
+    QQuery(params): QQuery<ReadParams>,
     QJson(body): QJson<RetrieveRequest>,
 ) -> Result<Response, ApiError> {
     let started = Instant::now();
     let collection = state.db.get(&name)?;
+    collection.admit_read(params.timeout, 1)?;
     let with_payload = WithPayload::into_selector(body.with_payload, true)?;
     let with_vector = WithVector::selector(&body.with_vector);
     let ids: Vec<_> = body.ids.into_iter().map(|i| i.0).collect();
@@ -327,7 +331,7 @@ pub async fn retrieve(
 pub async fn scroll(
     State(state): State<AppState>,
     QPath(name): QPath<String>,
-    QQuery(_params): QQuery<ReadParams>,
+    QQuery(params): QQuery<ReadParams>,
     QJson(body): QJson<ScrollRequestWire>,
 ) -> Result<Response, ApiError> {
     let started = Instant::now();
@@ -336,6 +340,8 @@ pub async fn scroll(
     if limit > MAX_LIMIT {
         return Err(bad(&format!("limit must be at most {MAX_LIMIT}")));
     }
+    collection.check_listing(Some(limit), body.filter.as_ref())?;
+    collection.admit_read(params.timeout, 1)?;
     let order_by = body.order_by.map(OrderByWire::into_engine).transpose()?;
     let req = ScrollRequest {
         filter: body.filter,
@@ -360,7 +366,7 @@ pub async fn scroll(
 pub async fn count(
     State(state): State<AppState>,
     QPath(name): QPath<String>,
-    QQuery(_params): QQuery<ReadParams>,
+    QQuery(params): QQuery<ReadParams>,
     QJson(body): QJson<CountRequest>,
 ) -> Result<Response, ApiError> {
     let started = Instant::now();
@@ -369,6 +375,9 @@ pub async fn count(
         f.validate().map_err(bad_owned)?;
     }
     let exact = body.exact.unwrap_or(true);
+    collection.check_exact(exact)?;
+    collection.check_listing(None, body.filter.as_ref())?;
+    collection.admit_read(params.timeout, 1)?;
     let count = blocking(move || Ok(collection.count(body.filter.as_ref(), exact))).await?;
     Ok(ok(started, json!({"count": count})))
 }
@@ -386,9 +395,9 @@ pub struct FacetRequest {
     limit: Option<usize>,
     #[serde(default)]
     filter: Option<crate::engine::filter::Filter>,
-    /// Counts are always exact here; accepted for compatibility.
+    /// Counts are always exact here; strict mode may still refuse
+    /// `exact: true`, as Qdrant's does.
     #[serde(default)]
-    #[allow(dead_code)]
     exact: Option<bool>,
     #[serde(default)]
     #[allow(dead_code)]
@@ -398,7 +407,7 @@ pub struct FacetRequest {
 pub async fn facet(
     State(state): State<AppState>,
     QPath(name): QPath<String>,
-    QQuery(_params): QQuery<ReadParams>,
+    QQuery(params): QQuery<ReadParams>,
     QJson(body): QJson<FacetRequest>,
 ) -> Result<Response, ApiError> {
     let started = Instant::now();
@@ -407,6 +416,9 @@ pub async fn facet(
     if limit > MAX_LIMIT {
         return Err(bad(&format!("limit must be at most {MAX_LIMIT}")));
     }
+    collection.check_exact(body.exact.unwrap_or(false))?;
+    collection.check_listing(Some(limit), body.filter.as_ref())?;
+    collection.admit_read(params.timeout, 1)?;
     let hits = blocking(move || collection.facet(&body.key, body.filter.as_ref(), limit)).await?;
     let hits: Vec<serde_json::Value> = hits
         .into_iter()

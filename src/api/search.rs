@@ -255,6 +255,16 @@ pub(super) fn grouped_query(
     scored_query(w, prefetch, with_payload, with_vector, db)
 }
 
+/// What strict mode says of a planned query.
+fn check_plan(collection: &Collection, plan: &QueryPlan) -> Result<(), EngineError> {
+    match plan {
+        QueryPlan::Query(req) => collection.check_query(req),
+        QueryPlan::List(req, _) | QueryPlan::Sample(req) => {
+            collection.check_listing(Some(req.limit), req.filter.as_ref())
+        }
+    }
+}
+
 fn run_query(collection: &Collection, plan: QueryPlan) -> Result<Vec<PointOut>, EngineError> {
     let single = collection.single_vector();
     Ok(match plan {
@@ -301,6 +311,8 @@ pub async fn search(
     let started = Instant::now();
     let collection = state.db.get(&name)?;
     let req = legacy_request(body)?;
+    collection.check_query(&req.clone().into())?;
+    collection.admit_read(params.timeout, 1)?;
     let single = collection.single_vector();
     let found = read_within(params.timeout, move || collection.search(&req)).await?;
     Ok(ok(
@@ -325,6 +337,10 @@ pub async fn search_batch(
         .into_iter()
         .map(legacy_request)
         .collect::<Result<Vec<_>, _>>()?;
+    for r in &reqs {
+        collection.check_query(&r.clone().into())?;
+    }
+    collection.admit_read(params.timeout, reqs.len())?;
     let single = collection.single_vector();
     let results = read_within(params.timeout, move || {
         reqs.iter()
@@ -364,6 +380,8 @@ pub async fn query(
     )
     .await?;
     let plan = query_plan(body, &state.db)?;
+    check_plan(&collection, &plan)?;
+    collection.admit_read(params.timeout, 1)?;
     let points = read_within(params.timeout, move || run_query(&collection, plan)).await?;
     Ok(ok(started, ScoredPoints { points }))
 }
@@ -391,6 +409,10 @@ pub async fn query_batch(
         .into_iter()
         .map(|w| query_plan(w, &state.db))
         .collect::<Result<Vec<_>, _>>()?;
+    for plan in &plans {
+        check_plan(&collection, plan)?;
+    }
+    collection.admit_read(params.timeout, plans.len())?;
     let results = read_within(params.timeout, move || {
         plans
             .into_iter()
@@ -412,6 +434,10 @@ async fn run_scored(
     reqs: Vec<QueryRequest>,
     timeout: Option<u64>,
 ) -> Result<Vec<Vec<PointOut>>, ApiError> {
+    for r in &reqs {
+        collection.check_query(r)?;
+    }
+    collection.admit_read(timeout, reqs.len())?;
     read_within(timeout, move || {
         reqs.into_iter()
             .map(|r| run_query(&collection, QueryPlan::Query(r)))

@@ -94,7 +94,7 @@ pub async fn cluster() -> Result<Response, ApiError> {
 /// answers them, instead of a bare "no route".
 pub async fn distributed_only(req: axum::extract::Request) -> ApiError {
     ApiError::Engine(crate::engine::EngineError::BadRequest(format!(
-        "Bad request: Distributed mode disabled: {} {} needs a cluster, and Helio runs on a single node (one shard per collection)",
+        "Distributed mode disabled: {} {} needs a cluster, and Helio runs on a single node (one shard per collection)",
         req.method(),
         req.uri().path()
     )))

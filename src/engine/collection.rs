@@ -133,6 +133,8 @@ pub struct Collection {
     pub(super) last_write: Mutex<std::time::Instant>,
     /// What the optimizer runs and has run, for the optimizations route.
     pub(super) tracker: Mutex<super::optimizer::Tracker>,
+    /// Strict mode's read and write rate buckets.
+    pub(super) rate_limits: Mutex<super::strict_mode::RateLimits>,
 }
 
 impl VectorSource for Arena {
@@ -264,6 +266,7 @@ impl Collection {
             optimizing: AtomicBool::new(false),
             last_write: Mutex::new(std::time::Instant::now()),
             tracker: Mutex::new(Default::default()),
+            rate_limits: Mutex::new(Default::default()),
         })
     }
 
@@ -348,6 +351,12 @@ impl Collection {
             if sparse.index.is_some() {
                 target.index = sparse.index.clone();
             }
+        }
+        if let Some(s) = &update.strict_mode {
+            config
+                .strict_mode_config
+                .get_or_insert_with(Default::default)
+                .merge(s);
         }
         if let Some(m) = &update.metadata {
             let target = config.metadata.get_or_insert_with(Default::default);

@@ -25,6 +25,13 @@ pub enum EngineError {
     /// A search that ran past its time budget.
     #[error("Timeout error: {0}")]
     Timeout(String),
+    /// A collection's strict-mode rate limit is used up; `retry_after` is
+    /// in seconds (none when the request could never fit).
+    #[error("Rate limiting exceeded: {message}")]
+    RateLimited {
+        message: String,
+        retry_after: Option<u64>,
+    },
 }
 
 pub type Result<T, E = EngineError> = std::result::Result<T, E>;

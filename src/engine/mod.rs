@@ -45,6 +45,7 @@ pub mod snapshot;
 pub mod sparse;
 pub mod storage;
 pub mod storage_snapshot;
+pub mod strict_mode;
 pub mod types;
 
 pub use collection::{Collection, PointInsert, Record, Selector, UpdateOp};

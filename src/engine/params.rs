@@ -251,6 +251,7 @@ pub struct ConfigUpdate {
     pub optimizers: Option<OptimizersConfigDiff>,
     pub vectors: BTreeMap<String, VectorParamsDiff>,
     pub sparse_vectors: BTreeMap<String, SparseVectorParams>,
+    pub strict_mode: Option<super::strict_mode::StrictModeConfig>,
     pub metadata: Option<serde_json::Map<String, serde_json::Value>>,
 }
 
@@ -295,7 +296,7 @@ pub struct CollectionConfig {
     pub optimizer_config: OptimizersConfig,
     pub wal_config: WalConfig,
     pub quantization_config: Option<serde_json::Value>,
-    pub strict_mode_config: Option<serde_json::Value>,
+    pub strict_mode_config: Option<super::strict_mode::StrictModeConfig>,
     pub metadata: Option<serde_json::Map<String, serde_json::Value>>,
 }
 
@@ -337,6 +338,12 @@ impl CollectionConfig {
             strict_mode_config: None,
             metadata: None,
         }
+    }
+
+    /// The bytes one point's dense vectors take (f32 components), for
+    /// strict mode's vector storage limit.
+    pub fn dense_bytes_per_point(&self) -> usize {
+        self.dense().iter().map(|(_, p)| p.size * 4).sum()
     }
 
     /// Every dense vector with its name (`""` for the unnamed one).

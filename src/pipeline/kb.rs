@@ -30,6 +30,9 @@ pub struct Chunk {
     /// For a PDF, the page (from 1) where the chunk starts.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub page: Option<u32>,
+    /// For a table row, its cells by column, typed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub row: Option<serde_json::Map<String, serde_json::Value>>,
 }
 
 /// How chunks are sized, in tokens of the embedding model.
@@ -257,9 +260,11 @@ pub fn split_pdf(
     Ok(chunks)
 }
 
-/// A CSV table (quote history, tariffs): every row becomes `header:
-/// value` pairs, rows packed into chunks under the file's name. Rows are
-/// never cut or repeated.
+/// A CSV table (quote history, tariffs): every row becomes one chunk,
+/// its text the row's `header: value` pairs under the file's title and its
+/// `row` the same cells typed (plain numbers as numbers), so a client can
+/// filter (`row.uf = "MG"`) or range over (`row.tarifa_kwh_brl < 0.9`) the
+/// table as well as search it. Empty cells are left out.
 pub fn split_table(
     text: &str,
     kb: &str,
@@ -267,6 +272,7 @@ pub fn split_table(
     sizing: &Sizing,
 ) -> Result<Vec<Chunk>, String> {
     let stem = file.rsplit_once('.').map_or(file, |(s, _)| s);
+    let title = stem.replace(['-', '_'], " ");
     let text = text.trim_start_matches('\u{feff}');
     let mut reader = csv::ReaderBuilder::new()
         .delimiter(super::parse::detect_delimiter(text))
@@ -278,39 +284,68 @@ pub fn split_table(
         .iter()
         .map(|h| h.trim().to_string())
         .collect();
-    let mut units = Vec::new();
+    let mut chunks = Vec::new();
     for (i, record) in reader.records().enumerate() {
         let record = record.map_err(|e| format!("row {}: {e}", i + 2))?;
-        let row: Vec<String> = headers
+        let cells: Vec<(&String, &str)> = headers
             .iter()
-            .zip(record.iter())
-            .filter(|(_, v)| !v.trim().is_empty())
-            .map(|(h, v)| format!("{h}: {}", v.trim()))
+            .zip(record.iter().map(str::trim))
+            .filter(|(_, v)| !v.is_empty())
             .collect();
-        if row.is_empty() {
+        if cells.is_empty() {
             continue;
         }
-        let text = row.join("; ");
-        units.push(Unit {
+        let line = cells
+            .iter()
+            .map(|(h, v)| format!("{h}: {v}"))
+            .collect::<Vec<_>>()
+            .join("; ");
+        let row = cells
+            .iter()
+            .map(|(h, v)| (h.to_string(), typed_cell(v)))
+            .collect();
+        let text = format!("{title}\n\n{line}");
+        chunks.push(Chunk {
+            doc_id: stem.to_string(),
+            title: title.clone(),
+            kb: kb.to_string(),
+            source: Some(file.to_string()),
+            updated: None,
+            heading: String::new(),
+            heading_path: Vec::new(),
             tokens: (sizing.count)(&text),
             text,
-            sep: "\n",
+            index: chunks.len(),
+            file: file.to_string(),
+            page: None,
+            row: Some(row),
         });
     }
-    if units.is_empty() {
+    if chunks.is_empty() {
         return Err("the table has no rows".into());
     }
-    let doc = Doc {
-        doc_id: stem.to_string(),
-        title: stem.replace(['-', '_'], " "),
-        kb,
-        source: Some(file.to_string()),
-        updated: None,
-        file,
-    };
-    let mut chunks = Vec::new();
-    doc.pack(&[], units, sizing, 0, &mut chunks);
     Ok(chunks)
+}
+
+/// A table cell as JSON: an integer or a decimal (point or comma) when it
+/// is plainly one, else the text. Codes with letters, dates and numbers
+/// with thousands separators stay text, so nothing is misread.
+fn typed_cell(cell: &str) -> serde_json::Value {
+    let digits = cell.strip_prefix('-').unwrap_or(cell);
+    let plain = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
+    if plain(digits) && !(digits.len() > 1 && digits.starts_with('0')) {
+        if let Ok(n) = cell.parse::<i64>() {
+            return n.into();
+        }
+    }
+    if let Some((int, frac)) = digits.split_once(['.', ',']) {
+        if plain(int) && plain(frac) {
+            if let Ok(x) = cell.replace(',', ".").parse::<f64>() {
+                return x.into();
+            }
+        }
+    }
+    cell.into()
 }
 
 /// What every chunk of one document carries.
@@ -415,6 +450,7 @@ impl Doc<'_> {
                 index: out.len(),
                 file: self.file.to_string(),
                 page: None,
+                row: None,
             });
             if end == units.len() {
                 break;
@@ -621,12 +657,23 @@ mod tests {
         assert_eq!(chunks[0].title, "Guia de garantia");
         assert!(chunks[0].text.ends_with("O prazo é de 12 anos."));
 
-        let csv = "data;uf;status\n2026-01-05;BA;ganho\n2026-02-10;PE;perdido\n";
+        let csv = "data;uf;kwp;valor;status;cep\n2026-01-05;BA;4,6;10432;ganho;\n2026-02-10;PE;12.25;-3;perdido;01310\n";
         let rows = split_table(csv, "sales", "cotacoes.csv", &words()).unwrap();
-        assert_eq!(rows.len(), 1);
-        assert!(rows[0]
-            .text
-            .contains("data: 2026-02-10; uf: PE; status: perdido"));
+        assert_eq!(rows.len(), 2);
+        assert_eq!(rows[1].index, 1);
+        assert!(rows[1].text.ends_with(
+            "data: 2026-02-10; uf: PE; kwp: 12.25; valor: -3; status: perdido; cep: 01310"
+        ));
+        let row = rows[0].row.as_ref().unwrap();
+        assert_eq!(row["kwp"], serde_json::json!(4.6));
+        assert_eq!(row["valor"], serde_json::json!(10432));
+        assert_eq!(row["data"], serde_json::json!("2026-01-05"));
+        assert!(!row.contains_key("cep"), "empty cells are left out");
+        // A leading zero is a code, not a number.
+        assert_eq!(
+            rows[1].row.as_ref().unwrap()["cep"],
+            serde_json::json!("01310")
+        );
         assert!(split_table("a,b\n", "sales", "vazio.csv", &words()).is_err());
     }
 
