@@ -155,3 +155,94 @@ fn named_and_sparse_vectors_are_indexed_and_survive_kill_9() {
     };
     assert_eq!(top(false), top(true));
 }
+
+#[test]
+fn vector_names_added_and_dropped_survive_kill_9() {
+    let dir = tempfile::tempdir().unwrap();
+    let storage = dir.path().join("storage");
+    let s = Server::start(&storage);
+    s.ok(
+        "PUT",
+        "/collections/c",
+        Some(json!({"vectors": {"a": {"size": 2, "distance": "Dot"}}})),
+    );
+    let put = |s: &Server, points: Value| {
+        s.ok(
+            "PUT",
+            "/collections/c/points?wait=true",
+            Some(json!({"points": points})),
+        );
+    };
+    put(
+        &s,
+        json!([{"id": 1, "vector": {"a": [1, 0]}}, {"id": 2, "vector": {"a": [0, 1]}}]),
+    );
+    s.ok(
+        "PUT",
+        "/collections/c/vectors/b",
+        Some(json!({"dense": {"size": 3, "distance": "Euclid"}})),
+    );
+    s.ok(
+        "PUT",
+        "/collections/c/vectors/s",
+        Some(json!({"sparse": {}})),
+    );
+    put(
+        &s,
+        json!([{"id": 3, "vector": {"a": [1, 1], "b": [0, 0, 1], "s": {"indices": [4], "values": [1.0]}}}]),
+    );
+    let with = |s: &Server, name: &str| -> u64 {
+        let r = s.ok(
+            "POST",
+            "/collections/c/points/count",
+            Some(json!({"filter": {"must": [{"has_vector": name}]}})),
+        );
+        r["count"].as_u64().unwrap()
+    };
+    s.kill();
+
+    // Reopened: only the point written with them has the new vectors.
+    let s = Server::start(&storage);
+    assert_eq!((with(&s, "a"), with(&s, "b"), with(&s, "s")), (3, 1, 1));
+    let hits = s.ok(
+        "POST",
+        "/collections/c/points/query",
+        Some(json!({"query": [0, 0, 0], "using": "b", "with_vector": ["b"]})),
+    );
+    assert_eq!(hits["points"][0]["id"], 3);
+    assert_eq!(hits["points"][0]["vector"]["b"], json!([0.0, 0.0, 1.0]));
+    s.ok("DELETE", "/collections/c/vectors/b", None);
+    s.ok("DELETE", "/collections/c/vectors/s", None);
+    s.kill();
+
+    // Dropped for good, and a name added again starts empty.
+    let s = Server::start(&storage);
+    let info = s.ok("GET", "/collections/c", None);
+    assert_eq!(
+        info["config"]["params"]["vectors"],
+        json!({"a": {"size": 2, "distance": "Dot"}})
+    );
+    assert!(
+        info["config"]["params"]["sparse_vectors"].is_null(),
+        "{info}"
+    );
+    s.ok(
+        "PUT",
+        "/collections/c/vectors/b",
+        Some(json!({"dense": {"size": 3, "distance": "Euclid"}})),
+    );
+    s.ok(
+        "PUT",
+        "/collections/c/vectors/s",
+        Some(json!({"sparse": {}})),
+    );
+    s.kill();
+    let s = Server::start(&storage);
+    assert_eq!((with(&s, "a"), with(&s, "b"), with(&s, "s")), (3, 0, 0));
+    let (code, body) = s.call(
+        "PUT",
+        "/collections/c/vectors/z",
+        Some(json!({"dense": {"size": 2, "distance": "Dot"}, "sparse": {}})),
+    );
+    assert_eq!(code, 422, "{body}");
+}

@@ -18,6 +18,7 @@ use crate::engine::params::{
 use crate::engine::payload_index::PayloadFieldSchema;
 use crate::engine::strict_mode::StrictModeConfig;
 use crate::engine::types::Payload;
+use crate::engine::vector_names::NewVector;
 use crate::engine::EngineError;
 
 use super::error::ApiError;
@@ -320,6 +321,70 @@ pub async fn create_index(
     }
     collection.check_new_index(&body.field_name)?;
     let op = blocking(move || collection.create_payload_index(&body.field_name, schema)).await?;
+    Ok(ok(
+        started,
+        UpdateResult::new(op, params.wait.unwrap_or(false)),
+    ))
+}
+
+/// `PUT /collections/{c}/vectors/{name}`: `{"dense": {size, distance,
+/// ...}}` or `{"sparse": {modifier}}`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct VectorNameConfig {
+    #[serde(default)]
+    dense: Option<DenseVectorConfig>,
+    #[serde(default)]
+    sparse: Option<SparseVectorParams>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct DenseVectorConfig {
+    size: usize,
+    distance: crate::engine::types::Distance,
+    #[serde(default)]
+    multivector_config: Option<Value>,
+    #[serde(default)]
+    datatype: Option<String>,
+}
+
+pub async fn create_vector_name(
+    State(state): State<AppState>,
+    QPath((name, vector)): QPath<(String, String)>,
+    QQuery(params): QQuery<WriteParams>,
+    QJson(body): QJson<VectorNameConfig>,
+) -> Result<Response, ApiError> {
+    let started = Instant::now();
+    let collection = state.db.get(&name)?;
+    let new = match (body.dense, body.sparse) {
+        (Some(d), None) => NewVector::Dense(VectorParams {
+            multivector_config: d.multivector_config.filter(|m| !m.is_null()),
+            datatype: d.datatype,
+            ..VectorParams::new(d.size, d.distance)
+        }),
+        (None, Some(s)) => NewVector::Sparse(s),
+        _ => {
+            return Err(ApiError::validation(
+                "give exactly one of `dense` and `sparse`",
+            ))
+        }
+    };
+    let op = blocking(move || collection.create_vector_name(&vector, new)).await?;
+    Ok(ok(
+        started,
+        UpdateResult::new(op, params.wait.unwrap_or(false)),
+    ))
+}
+
+pub async fn delete_vector_name(
+    State(state): State<AppState>,
+    QPath((name, vector)): QPath<(String, String)>,
+    QQuery(params): QQuery<WriteParams>,
+) -> Result<Response, ApiError> {
+    let started = Instant::now();
+    let collection = state.db.get(&name)?;
+    let op = blocking(move || collection.delete_vector_name(&vector)).await?;
     Ok(ok(
         started,
         UpdateResult::new(op, params.wait.unwrap_or(false)),

@@ -236,6 +236,10 @@ pub fn router(state: AppState, body_limit: usize) -> Router {
         .route(&format!("{c}/optimizations"), get(optimizations::get))
         .route(&format!("{c}/index"), put(collections::create_index))
         .route(
+            &format!("{c}/vectors/{{vector}}"),
+            put(collections::create_vector_name).delete(collections::delete_vector_name),
+        )
+        .route(
             &format!("{c}/index/{{field}}"),
             axum::routing::delete(collections::delete_index),
         )

@@ -114,7 +114,7 @@ pub struct CollectionInfo {
 /// Writer-only state, behind the write mutex.
 pub(super) struct WriteState {
     pub(super) next_offset: Offset,
-    next_version: u64,
+    pub(super) next_version: u64,
 }
 
 pub struct Collection {
@@ -147,7 +147,7 @@ impl VectorSource for Arena {
     }
 }
 
-const META_CONFIG: &str = "config";
+pub(super) const META_CONFIG: &str = "config";
 const META_NEXT_OFFSET: &str = "next_offset";
 const META_NEXT_VERSION: &str = "next_version";
 /// Graph segments of the unnamed vector, as storage before named vectors
@@ -191,6 +191,9 @@ impl Collection {
             points.sparse.insert(name.clone(), SparseIndex::default());
         }
         let dense_names: Vec<String> = points.dense.keys().cloned().collect();
+        // Points stored before a vector name was added lack it.
+        let since = super::vector_names::since(&store)?;
+        let lacks = |name: &str, offset: Offset| since.get(name).is_some_and(|&s| offset < s);
         let schemas: Vec<(String, PayloadFieldSchema)> =
             parse_meta(&store, META_INDEXES)?.unwrap_or_default();
         for stored in store.load_points()? {
@@ -205,8 +208,13 @@ impl Collection {
             };
             let dense: Vec<&str> = dense_names
                 .iter()
-                .filter(|n| !extra.missing.contains(n))
+                .filter(|n| !extra.missing.contains(n) && !lacks(n, stored.offset))
                 .map(String::as_str)
+                .collect();
+            let sparse = extra
+                .sparse
+                .into_iter()
+                .filter(|(n, _)| !lacks(n, stored.offset))
                 .collect();
             points.insert(
                 stored.offset,
@@ -216,7 +224,7 @@ impl Collection {
                     payload,
                 },
                 &dense,
-                extra.sparse.into_iter().collect(),
+                sparse,
             );
         }
         for (field, schema) in schemas {
@@ -849,7 +857,10 @@ pub(super) fn json<T: serde::Serialize>(value: &T) -> String {
     serde_json::to_string(value).expect("in-memory values serialise")
 }
 
-fn parse_meta<T: serde::de::DeserializeOwned>(store: &Store, key: &str) -> Result<Option<T>> {
+pub(super) fn parse_meta<T: serde::de::DeserializeOwned>(
+    store: &Store,
+    key: &str,
+) -> Result<Option<T>> {
     match store.get_meta(key)? {
         None => Ok(None),
         Some(text) => serde_json::from_str(&text)
@@ -1139,7 +1150,7 @@ fn mixed_models(collection: &str, vector: &str, existing: &str, wanted: &str) ->
 
 /// Metadata key of a vector's inference model; the unnamed vector keeps
 /// the key it had before named vectors.
-fn inference_key(vector: &str) -> String {
+pub(super) fn inference_key(vector: &str) -> String {
     if vector.is_empty() {
         META_INFERENCE_MODEL.to_string()
     } else {

@@ -47,6 +47,7 @@ pub mod storage;
 pub mod storage_snapshot;
 pub mod strict_mode;
 pub mod types;
+pub mod vector_names;
 
 pub use collection::{Collection, PointInsert, Record, Selector, UpdateOp};
 pub use database::Database;

@@ -180,8 +180,11 @@ fn step(c: &Arc<Collection>, name: &str, appendable: &mut Option<Appendable>) ->
             _ => threshold,
         };
         if tail.len() as usize >= trigger {
+            // Only a builder whose segment is still this vector's (a vector
+            // dropped and added again starts over).
             let reuse = appendable.take().filter(|a| {
-                a.built_with == params
+                segments.iter().any(|s| s.id == a.segment_id)
+                    && a.built_with == params
                     && a.builder.len() + tail.len() as usize <= max_segment_points
             });
             let (builder, id, replaces) = match reuse {
@@ -346,8 +349,13 @@ fn install(
     let new_id = new_segment.as_ref().map(|s| s.id.clone());
     {
         let mut points = c.points.write();
-        let Some(dense) = points.dense.get_mut(space.name) else {
-            // The vector was dropped while its graph was being built.
+        let Some(dense) = points
+            .dense
+            .get_mut(space.name)
+            .filter(|d| std::ptr::eq(d.arena.as_ref(), space.arena))
+        else {
+            // The vector was dropped (and maybe added again) while its
+            // graph was being built.
             return Ok(());
         };
         let old = std::mem::take(&mut dense.segments);

@@ -282,6 +282,13 @@ impl Store {
             .optional()?)
     }
 
+    pub fn delete_meta(&self, key: &str) -> Result<()> {
+        self.conn
+            .lock()
+            .execute("DELETE FROM meta WHERE key = ?1", [key])?;
+        Ok(())
+    }
+
     pub fn set_meta(&self, key: &str, value: &str) -> Result<()> {
         self.conn.lock().execute(
             "INSERT INTO meta (key, value) VALUES (?1, ?2)
