@@ -24,7 +24,10 @@ fn bad(msg: String) -> ApiError {
 
 /// `{"formula": ..., "defaults": ...}`, the formula key already taken out
 /// of `rest`.
-pub(super) fn formula_query(formula: Value, mut rest: Map<String, Value>) -> Result<Query, ApiError> {
+pub(super) fn formula_query(
+    formula: Value,
+    mut rest: Map<String, Value>,
+) -> Result<Query, ApiError> {
     let defaults = rest.remove("defaults").unwrap_or(Value::Null);
     if let Some((key, _)) = rest.iter().find(|(_, v)| !v.is_null()) {
         return Err(ApiError::validation(format!(
@@ -269,8 +272,14 @@ mod tests {
         let cases = [
             (json!({"formula": "$foo"}), "400"),
             (json!({"formula": 1, "defaults": {"$bar": 1}}), "400"),
-            (json!({"formula": {"lin_decay": {"x": 1, "midpoint": 2}}}), "400"),
-            (json!({"formula": {"exp_decay": {"x": 1, "scale": 0}}}), "400"),
+            (
+                json!({"formula": {"lin_decay": {"x": 1, "midpoint": 2}}}),
+                "400",
+            ),
+            (
+                json!({"formula": {"exp_decay": {"x": 1, "scale": 0}}}),
+                "400",
+            ),
             (json!({"formula": {"datetime": "yesterday"}}), "400"),
             (json!({"formula": {"div": {"left": 1}}}), "422"),
             (json!({"formula": {"sum": 1}}), "422"),
@@ -278,7 +287,10 @@ mod tests {
             (json!({"formula": {"unknown_op": 1}}), "422"),
             (json!({"formula": {"neg": 1, "abs": 2}}), "422"),
             (json!({"formula": 1, "extra": 2}), "422"),
-            (json!({"formula": {"geo_distance": {"origin": {"lon": 1, "lat": 95}, "to": "l"}}}), "422"),
+            (
+                json!({"formula": {"geo_distance": {"origin": {"lon": 1, "lat": 95}, "to": "l"}}}),
+                "422",
+            ),
         ];
         for (body, want) in cases {
             let got = parse(body.clone()).map(|_| ()).map_err(status);

@@ -80,7 +80,8 @@ enum QueryPlan {
 }
 
 /// The root-level queries that list points instead of scoring them: no
-/// query at all, `{"order_by": ...}` and `{"sample": "random"}`.
+/// query at all, `{"order_by": ...}` and `{"sample": "random"}` (without
+/// prefetches; over prefetches the latter two are query stages).
 enum Listing {
     IdOrder,
     OrderBy(OrderBy),

@@ -86,7 +86,11 @@ pub enum DecayKind {
 
 impl DecayKind {
     /// The one constant of the decay curve, from Qdrant's parameters.
-    pub fn lambda(self, midpoint: Option<f32>, scale: Option<f32>) -> std::result::Result<f64, String> {
+    pub fn lambda(
+        self,
+        midpoint: Option<f32>,
+        scale: Option<f32>,
+    ) -> std::result::Result<f64, String> {
         let midpoint = f64::from(midpoint.unwrap_or(0.5));
         let scale = f64::from(scale.unwrap_or(1.0));
         match self {
@@ -220,7 +224,8 @@ impl Formula {
                     .unwrap_or(0.0),
             },
             Expr::Var(Variable::Payload(key)) => self.payload(key, s, "number", |v| {
-                v.as_f64().ok_or_else(|| "Value is not a number".to_string())
+                v.as_f64()
+                    .ok_or_else(|| "Value is not a number".to_string())
             })?,
             Expr::Condition(f) => {
                 if f.check_with(s.point, s.ctx) {
@@ -355,10 +360,8 @@ pub(super) fn rescore(
     lists: &[Vec<(Offset, f32)>],
     limit: usize,
 ) -> Result<Vec<(Offset, f32)>> {
-    let by_list: Vec<HashMap<Offset, f32>> = lists
-        .iter()
-        .map(|l| l.iter().copied().collect())
-        .collect();
+    let by_list: Vec<HashMap<Offset, f32>> =
+        lists.iter().map(|l| l.iter().copied().collect()).collect();
     let mut seen = HashSet::new();
     let mut found = Vec::new();
     let mut scores = vec![None; lists.len()];
@@ -515,12 +518,21 @@ mod tests {
     #[test]
     fn conditions_are_one_or_zero() {
         let cond = |v: Value| Expr::Condition(Filter::new_must(Condition::from_value(v).unwrap()));
-        assert_eq!(eval(cond(json!({"key": "tags", "match": {"value": "b"}}))), 1.0);
-        assert_eq!(eval(cond(json!({"key": "tags", "match": {"value": "z"}}))), 0.0);
+        assert_eq!(
+            eval(cond(json!({"key": "tags", "match": {"value": "b"}}))),
+            1.0
+        );
+        assert_eq!(
+            eval(cond(json!({"key": "tags", "match": {"value": "z"}}))),
+            0.0
+        );
         assert_eq!(eval(cond(json!({"has_id": [7]}))), 1.0);
         let boosted = Expr::Sum(vec![
             var("$score"),
-            Expr::Mult(vec![c(0.5), cond(json!({"key": "price", "range": {"gt": 3}}))]),
+            Expr::Mult(vec![
+                c(0.5),
+                cond(json!({"key": "price", "range": {"gt": 3}})),
+            ]),
         ]);
         assert_eq!(eval(boosted), 1.0);
     }
@@ -604,7 +616,10 @@ mod tests {
         // Finite in f64, too large for an f32 score.
         assert_eq!(
             err(c(1e300)),
-            format!("The expression {} as f32 = inf produced a non-finite number", 1e300)
+            format!(
+                "The expression {} as f32 = inf produced a non-finite number",
+                1e300
+            )
         );
     }
 
@@ -629,7 +644,10 @@ mod tests {
             key: "price".into(),
         });
         assert!(e.starts_with("Expected geo point value for price"), "{e}");
-        let defaults = vec![(Variable::Payload("home".into()), json!({"lon": 13.4, "lat": 52.5}))];
+        let defaults = vec![(
+            Variable::Payload("home".into()),
+            json!({"lon": 13.4, "lat": 52.5}),
+        )];
         let d = eval_with(
             Expr::GeoDistance {
                 origin,

@@ -149,9 +149,9 @@ pub(super) fn ordered(
     limit: usize,
 ) -> Result<Vec<(Offset, Value)>> {
     let schema = points.indexes.schema_info();
-    let indexed = schema.get(&order.key).is_some_and(|info| {
-        matches!(info.data_type.as_str(), "integer" | "float" | "datetime")
-    });
+    let indexed = schema
+        .get(&order.key)
+        .is_some_and(|info| matches!(info.data_type.as_str(), "integer" | "float" | "datetime"));
     if !indexed {
         return Err(EngineError::BadRequest(format!(
             "No range index for `order_by` key: `{}`. Please create one to use `order_by`. Check https://qdrant.tech/documentation/concepts/indexing/#payload-index to see which payload schemas support Range conditions",
