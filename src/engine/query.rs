@@ -6,7 +6,9 @@
 //! points they found: `nearest` rescores them exactly with another vector
 //! (a cheap dense first pass, then a precise second one), and fusion (RRF,
 //! DBSF) merges their rankings, which is how dense and BM25 results become
-//! one hybrid list. The root's filter applies to every stage below it.
+//! one hybrid list; a formula rescores them from their scores and payloads;
+//! `order_by` and `sample` list them by a payload field or at random. The
+//! root's filter applies to every stage below it.
 
 use std::collections::HashMap;
 
