@@ -10,6 +10,7 @@ pub mod collections;
 pub mod embeddings;
 pub mod error;
 pub mod extract;
+pub mod formula_input;
 pub mod groups;
 pub mod inference;
 pub mod matrix;

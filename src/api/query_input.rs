@@ -1,6 +1,6 @@
 //! Qdrant's `QueryInterface` read into the engine's [`Query`]: vectors,
 //! point ids, `nearest` (with MMR), `recommend`, `discover`, `context`,
-//! fusion; and `lookup_from`, which reads the vectors of a query's point
+//! fusion, `formula` (read by `formula_input`), `order_by`, `sample`; and `lookup_from`, which reads the vectors of a query's point
 //! ids from another collection.
 
 use serde::Deserialize;
@@ -14,7 +14,7 @@ use crate::engine::types::{PointId, VectorData};
 use crate::engine::{Database, EngineError};
 
 use super::error::ApiError;
-use super::models::{parse_id, LookupLocation, QueryInput, SparseWire};
+use super::models::{parse_id, LookupLocation, OrderByWire, QueryInput, SparseWire};
 
 fn bad(msg: String) -> ApiError {
     ApiError::Engine(EngineError::BadRequest(msg))
@@ -97,6 +97,22 @@ fn query_value(value: Value) -> Result<Option<Query>, ApiError> {
                     "query.context",
                 )?)));
             }
+            if let Some(formula) = map.remove("formula") {
+                return super::formula_input::formula_query(formula, map).map(Some);
+            }
+            if let Some(order_by) = map.remove("order_by") {
+                let wire: OrderByWire = serde_json::from_value(order_by)
+                    .map_err(|e| ApiError::validation(format!("query.order_by: {e}")))?;
+                return Ok(Some(Query::OrderBy(wire.into_engine()?)));
+            }
+            if let Some(sample) = map.remove("sample") {
+                return match sample.as_str() {
+                    Some("random") => Ok(Some(Query::Sample)),
+                    _ => Err(ApiError::validation(format!(
+                        "query.sample: expected \"random\", got {sample}"
+                    ))),
+                };
+            }
             if let Some(rrf) = map.remove("rrf") {
                 #[derive(Deserialize)]
                 #[serde(deny_unknown_fields)]
@@ -118,7 +134,7 @@ fn query_value(value: Value) -> Result<Option<Query>, ApiError> {
             }
             let kind = map.keys().next().cloned().unwrap_or_default();
             Err(bad(format!(
-                "query `{kind}` is not supported by this Helio release yet (supported: nearest with or without mmr, recommend, discover, context, rrf, fusion rrf and dbsf, order_by, sample)"
+                "query `{kind}` is not supported by this Helio release yet (supported: nearest with or without mmr, recommend, discover, context, rrf, fusion rrf and dbsf, formula, order_by, sample)"
             )))
         }
         other => Err(ApiError::validation(format!(

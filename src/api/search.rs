@@ -80,7 +80,8 @@ enum QueryPlan {
 }
 
 /// The root-level queries that list points instead of scoring them: no
-/// query at all, `{"order_by": ...}` and `{"sample": "random"}`.
+/// query at all, `{"order_by": ...}` and `{"sample": "random"}` (without
+/// prefetches; over prefetches the latter two are query stages).
 enum Listing {
     IdOrder,
     OrderBy(OrderBy),
@@ -173,9 +174,8 @@ fn query_plan(mut w: QueryRequestWire, db: &Database) -> Result<QueryPlan, ApiEr
     let with_vector = WithVector::selector(&w.with_vector);
     let prefetch = prefetches(w.prefetch.take(), 1, db)?;
     let listing = match listing(&w.query)? {
-        Some(_) if !prefetch.is_empty() => {
-            return Err(unsupported("order_by or sample over prefetch results"));
-        }
+        // Over prefetches, order_by and sample are stages like any query.
+        Some(_) if !prefetch.is_empty() => None,
         Some(l) => Some(l),
         // No query and no prefetch: points in id order.
         None if w.query.is_none() && prefetch.is_empty() => Some(Listing::IdOrder),

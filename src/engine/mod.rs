@@ -8,6 +8,7 @@
 //! - `query`: the universal query's stages: prefetch, rescoring and fusion.
 //! - `explore`: discovery and context queries, steered by pairs of examples.
 //! - `mmr`: maximal marginal relevance, nearest results reranked for diversity.
+//! - `formula`: score boosting, prefetched points rescored by an expression.
 //! - `matrix`: the distance matrix of a random sample of points.
 //! - `filter`: Qdrant's filter model; `payload_index`: per-field indexes for the planner.
 //! - `payload`: payload edits and projections; `facet`: value counts of a field.
@@ -28,6 +29,7 @@ pub mod error;
 pub mod explore;
 pub mod facet;
 pub mod filter;
+pub mod formula;
 pub mod geo;
 pub mod groups;
 pub mod hnsw;

@@ -6,7 +6,9 @@
 //! points they found: `nearest` rescores them exactly with another vector
 //! (a cheap dense first pass, then a precise second one), and fusion (RRF,
 //! DBSF) merges their rankings, which is how dense and BM25 results become
-//! one hybrid list. The root's filter applies to every stage below it.
+//! one hybrid list; a formula rescores them from their scores and payloads;
+//! `order_by` and `sample` list them by a payload field or at random. The
+//! root's filter applies to every stage below it.
 
 use std::collections::HashMap;
 
@@ -14,9 +16,11 @@ use super::collection::{Collection, Record};
 use super::error::{EngineError, Result};
 use super::explore::ContextPair;
 use super::filter::Filter;
+use super::formula::{self, Formula};
 use super::params::CollectionConfig;
 use super::payload::PayloadSelector;
 use super::points::Points;
+use super::scroll::{ordered, sample_pool, OrderBy};
 use super::search::{best_first, Prepared, QueryVector, SearchRequest};
 use super::types::{Offset, PointId, VectorData, VectorSelector};
 
@@ -78,6 +82,13 @@ pub enum Query {
         diversity: f32,
         candidates: Option<usize>,
     },
+    /// Score boosting: the prefetched points rescored by a formula.
+    Formula(Box<Formula>),
+    /// Points in the order of a payload field (score 0). Over prefetches,
+    /// the score threshold does not apply, as in Qdrant.
+    OrderBy(OrderBy),
+    /// Points drawn at random (score 0).
+    Sample,
 }
 
 /// One stage of a query.
@@ -165,6 +176,9 @@ impl Collection {
         let points = self.points.read();
         let mut root = req.root.clone();
         root.limit = root.limit.saturating_add(req.offset);
+        if let (Some(Query::OrderBy(order)), false) = (&root.query, root.prefetch.is_empty()) {
+            return self.ordered_prefetches(&config, &points, &root, order, req);
+        }
         let found = self.run_stage(&config, &points, &root, None)?;
         Ok(found
             .into_iter()
@@ -172,6 +186,30 @@ impl Collection {
             .take(req.root.limit)
             .filter_map(|(o, s)| {
                 self.record(&points, o, Some(s), &req.with_payload, &req.with_vector)
+            })
+            .collect())
+    }
+
+    /// A root `order_by` over prefetches: their points in the order of the
+    /// field, each with the value it is ordered by, as a listing has.
+    fn ordered_prefetches(
+        &self,
+        config: &CollectionConfig,
+        points: &Points,
+        root: &Stage,
+        order: &OrderBy,
+        req: &QueryRequest,
+    ) -> Result<Vec<Record>> {
+        let lists = self.prefetch_lists(config, points, root, root.filter.as_ref())?;
+        let pool = union(&lists).into_iter().map(|(o, _)| o);
+        Ok(ordered(points, order, pool, root.limit)?
+            .into_iter()
+            .skip(req.offset)
+            .filter_map(|(o, value)| {
+                let mut r =
+                    self.record(points, o, Some(0.0), &req.with_payload, &req.with_vector)?;
+                r.order_value = Some(value);
+                Some(r)
             })
             .collect())
     }
@@ -188,11 +226,7 @@ impl Collection {
         if stage.prefetch.is_empty() {
             return self.search_stage(config, points, stage, filter);
         }
-        let lists = stage
-            .prefetch
-            .iter()
-            .map(|p| self.run_stage(config, points, p, filter.as_ref()))
-            .collect::<Result<Vec<_>>>()?;
+        let lists = self.prefetch_lists(config, points, stage, filter.as_ref())?;
         let mut found = match &stage.query {
             None => {
                 // No query over prefetches: their points as they came, each once.
@@ -232,6 +266,17 @@ impl Collection {
                 let pool = union(&lists).into_iter().map(|(o, _)| o);
                 exploration.score_pool(points, &stage.using, pool, stage.limit)
             }
+            Some(Query::Formula(f)) => formula::rescore(points, f, &lists, stage.limit)?,
+            Some(Query::OrderBy(order)) => {
+                let pool = union(&lists).into_iter().map(|(o, _)| o);
+                let entries = ordered(points, order, pool, stage.limit)?;
+                return Ok(entries.into_iter().map(|(o, _)| (o, 0.0)).collect());
+            }
+            Some(Query::Sample) => {
+                let pool: Vec<Offset> = union(&lists).into_iter().map(|(o, _)| o).collect();
+                let picks = sample_pool(&pool, stage.limit);
+                return Ok(picks.into_iter().map(|o| (o, 0.0)).collect());
+            }
         };
         if let Some(t) = stage.score_threshold {
             let higher = self.stage_higher_is_better(config, stage);
@@ -239,6 +284,21 @@ impl Collection {
         }
         found.truncate(stage.limit);
         Ok(found)
+    }
+
+    /// The results of a stage's prefetches, one list each.
+    fn prefetch_lists(
+        &self,
+        config: &CollectionConfig,
+        points: &Points,
+        stage: &Stage,
+        filter: Option<&Filter>,
+    ) -> Result<Vec<Vec<(Offset, f32)>>> {
+        stage
+            .prefetch
+            .iter()
+            .map(|p| self.run_stage(config, points, p, filter))
+            .collect()
     }
 
     fn stage_higher_is_better(&self, config: &CollectionConfig, stage: &Stage) -> bool {
@@ -276,10 +336,7 @@ impl Collection {
                 } else {
                     // A custom objective has no graph to walk: score every
                     // candidate the filter lets through.
-                    let pool = match &filter {
-                        Some(f) => self.matching(points, f, None),
-                        None => points.live.clone(),
-                    };
+                    let pool = self.filtered(points, filter.as_ref());
                     let mut found =
                         reco.score_pool(points, &stage.using, *strategy, pool, usize::MAX);
                     if let Some(t) = stage.score_threshold {
@@ -293,10 +350,7 @@ impl Collection {
                 // Like a custom recommend objective: every candidate the
                 // filter lets through is scored.
                 let exploration = self.exploration(config, points, stage, q)?;
-                let pool = match &filter {
-                    Some(f) => self.matching(points, f, None),
-                    None => points.live.clone(),
-                };
+                let pool = self.filtered(points, filter.as_ref());
                 let mut found = exploration.score_pool(points, &stage.using, pool, usize::MAX);
                 if let Some(t) = stage.score_threshold {
                     found.retain(|&(_, s)| s >= t);
@@ -321,6 +375,21 @@ impl Collection {
                 return Err(EngineError::BadRequest(
                     "Wrong input: fusion needs at least one prefetch to fuse".into(),
                 ))
+            }
+            Some(Query::Formula(_)) => {
+                return Err(EngineError::BadRequest(
+                    "cannot apply Formula without prefetches".into(),
+                ))
+            }
+            Some(Query::OrderBy(order)) => {
+                let pool = self.filtered(points, filter.as_ref());
+                let entries = ordered(points, order, pool, stage.limit)?;
+                return Ok(entries.into_iter().map(|(o, _)| (o, 0.0)).collect());
+            }
+            Some(Query::Sample) => {
+                let pool: Vec<Offset> = self.filtered(points, filter.as_ref()).iter().collect();
+                let picks = sample_pool(&pool, stage.limit);
+                return Ok(picks.into_iter().map(|o| (o, 0.0)).collect());
             }
             None => {
                 // Points in id order, as Qdrant answers a query without one.

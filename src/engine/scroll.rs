@@ -2,13 +2,15 @@
 
 use std::cmp::Ordering;
 
+use roaring::RoaringBitmap;
 use serde_json::Value;
 
 use super::collection::{Collection, Record};
 use super::error::{EngineError, Result};
 use super::filter::{values_at, Filter};
 use super::payload::PayloadSelector;
-use super::types::{PointId, VectorSelector};
+use super::points::Points;
+use super::types::{Offset, PointId, VectorSelector};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Direction {
@@ -16,7 +18,7 @@ pub enum Direction {
     Desc,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct OrderBy {
     pub key: String,
     pub direction: Direction,
@@ -49,17 +51,19 @@ impl Collection {
             f.validate().map_err(EngineError::BadRequest)?;
         }
         let points = self.points.read();
-        let pool = match filter {
-            Some(f) => self.matching(&points, f, None),
-            None => points.live.clone(),
-        };
-        let n = pool.len() as usize;
-        let picks = rand::seq::index::sample(&mut rand::thread_rng(), n, limit.min(n));
-        Ok(picks
+        let pool = self.filtered(&points, filter);
+        Ok(sample_pool(&pool.iter().collect::<Vec<_>>(), limit)
             .into_iter()
-            .filter_map(|i| pool.select(i as u32))
             .filter_map(|o| self.record(&points, o, None, with_payload, with_vector))
             .collect())
+    }
+
+    /// The live points that match `filter`, if any.
+    pub(super) fn filtered(&self, points: &Points, filter: Option<&Filter>) -> RoaringBitmap {
+        match filter {
+            Some(f) => self.matching(points, f, None),
+            None => points.live.clone(),
+        }
     }
 
     /// A page of points and the id the next page starts from.
@@ -122,55 +126,10 @@ impl Collection {
     /// appears once per value.
     fn scroll_ordered(&self, req: &ScrollRequest, order: &OrderBy) -> Result<Vec<Record>> {
         let points = self.points.read();
-        let schema = points.indexes.schema_info();
-        let indexed = schema.get(&order.key).is_some_and(|info| {
-            matches!(info.data_type.as_str(), "integer" | "float" | "datetime")
-        });
-        if !indexed {
-            return Err(EngineError::BadRequest(format!(
-                "No range index for `order_by` key: `{}`. Please create one to use `order_by`. Check https://qdrant.tech/documentation/concepts/indexing/#payload-index to see which payload schemas support Range conditions",
-                order.key
-            )));
-        }
-        let matching = match &req.filter {
-            Some(f) => self.matching(&points, f, None),
-            None => points.live.clone(),
-        };
-        let mut entries: Vec<(f64, PointId, u32, Value)> = Vec::new();
-        for offset in matching {
-            let Some(slot) = points.slot(offset) else {
-                continue;
-            };
-            for value in values_at(&slot.payload, &order.key) {
-                if let Some(key) = order_key(value) {
-                    let passes = match (order.start_from, order.direction) {
-                        (None, _) => true,
-                        (Some(s), Direction::Asc) => key >= s,
-                        (Some(s), Direction::Desc) => key <= s,
-                    };
-                    if passes {
-                        entries.push((key, slot.id, offset, value.clone()));
-                    }
-                }
-            }
-        }
-        entries.sort_by(|a, b| {
-            let ord = a.0.total_cmp(&b.0);
-            let ord = if order.direction == Direction::Desc {
-                ord.reverse()
-            } else {
-                ord
-            };
-            if ord == Ordering::Equal {
-                a.1.cmp(&b.1)
-            } else {
-                ord
-            }
-        });
-        Ok(entries
+        let matching = self.filtered(&points, req.filter.as_ref());
+        Ok(ordered(&points, order, matching, req.limit)?
             .into_iter()
-            .take(req.limit)
-            .filter_map(|(_, _, offset, value)| {
+            .filter_map(|(offset, value)| {
                 let mut r =
                     self.record(&points, offset, None, &req.with_payload, &req.with_vector)?;
                 r.order_value = Some(value);
@@ -178,6 +137,73 @@ impl Collection {
             })
             .collect())
     }
+}
+
+/// The first `limit` entries of `pool` in the order of a payload field
+/// with a range-capable index: each point once per value it has there, with
+/// that value.
+pub(super) fn ordered(
+    points: &Points,
+    order: &OrderBy,
+    pool: impl IntoIterator<Item = Offset>,
+    limit: usize,
+) -> Result<Vec<(Offset, Value)>> {
+    let schema = points.indexes.schema_info();
+    let indexed = schema
+        .get(&order.key)
+        .is_some_and(|info| matches!(info.data_type.as_str(), "integer" | "float" | "datetime"));
+    if !indexed {
+        return Err(EngineError::BadRequest(format!(
+            "No range index for `order_by` key: `{}`. Please create one to use `order_by`. Check https://qdrant.tech/documentation/concepts/indexing/#payload-index to see which payload schemas support Range conditions",
+            order.key
+        )));
+    }
+    let mut entries: Vec<(f64, PointId, u32, Value)> = Vec::new();
+    for offset in pool {
+        let Some(slot) = points.slot(offset) else {
+            continue;
+        };
+        for value in values_at(&slot.payload, &order.key) {
+            if let Some(key) = order_key(value) {
+                let passes = match (order.start_from, order.direction) {
+                    (None, _) => true,
+                    (Some(s), Direction::Asc) => key >= s,
+                    (Some(s), Direction::Desc) => key <= s,
+                };
+                if passes {
+                    entries.push((key, slot.id, offset, value.clone()));
+                }
+            }
+        }
+    }
+    entries.sort_by(|a, b| {
+        let ord = a.0.total_cmp(&b.0);
+        let ord = if order.direction == Direction::Desc {
+            ord.reverse()
+        } else {
+            ord
+        };
+        if ord == Ordering::Equal {
+            a.1.cmp(&b.1)
+        } else {
+            ord
+        }
+    });
+    Ok(entries
+        .into_iter()
+        .take(limit)
+        .map(|(_, _, offset, value)| (offset, value))
+        .collect())
+}
+
+/// Up to `limit` entries of `pool` drawn at random without repetition, in
+/// random order.
+pub(super) fn sample_pool(pool: &[Offset], limit: usize) -> Vec<Offset> {
+    let n = pool.len();
+    rand::seq::index::sample(&mut rand::thread_rng(), n, limit.min(n))
+        .into_iter()
+        .map(|i| pool[i])
+        .collect()
 }
 
 /// Numbers order by value; datetimes (in any format the datetime index

@@ -22,8 +22,9 @@ use super::error::{EngineError, Result};
 use super::filter::{
     AnyVariants, Condition, FieldCondition, Filter, Match, RangeInterface, ValueVariants,
 };
+use super::formula::{Expr, Variable};
 use super::payload_index::{PayloadIndexes, PayloadSchemaType};
-use super::query::{QueryRequest, Stage};
+use super::query::{Query, QueryRequest, Stage};
 use super::types::VectorData;
 
 /// The `strict_mode_config` of a collection. Every field is optional; an
@@ -572,10 +573,69 @@ fn check_stage(strict: &StrictModeConfig, stage: &Stage, indexes: &PayloadIndexe
     if let Some(f) = &stage.filter {
         strict.check_filter(f, indexes, false)?;
     }
+    if let Some(Query::Formula(formula)) = &stage.query {
+        check_formula(strict, &formula.expr, indexes)?;
+    }
     stage
         .prefetch
         .iter()
         .try_for_each(|p| check_stage(strict, p, indexes))
+}
+
+/// A formula's payload variables need an index when unindexed filtering
+/// is off, as its conditions do: scoring reads them for every candidate.
+fn check_formula(strict: &StrictModeConfig, expr: &Expr, indexes: &PayloadIndexes) -> Result<()> {
+    use PayloadSchemaType::*;
+    let needs = |key: &str, types: Vec<PayloadSchemaType>| -> Result<()> {
+        let served = indexes
+            .get(key)
+            .is_some_and(|i| types.contains(&i.schema().data_type()));
+        if served || strict.unindexed_filtering_retrieve != Some(false) {
+            return Ok(());
+        }
+        let names: Vec<&str> = types.iter().map(|t| t.name()).collect();
+        Err(refusal(
+            format!(
+                "Index required but not found for \"{key}\" of one of the following types: [{}]",
+                names.join(", ")
+            ),
+            "Create an index for this key or use a different formula expression.",
+        ))
+    };
+    let all = |list: &[Expr]| {
+        list.iter()
+            .try_for_each(|e| check_formula(strict, e, indexes))
+    };
+    match expr {
+        Expr::Const(_) | Expr::Datetime(_) | Expr::Var(Variable::Score(_)) => Ok(()),
+        Expr::Var(Variable::Payload(key)) => needs(key, vec![Integer, Float]),
+        Expr::GeoDistance { key, .. } => needs(key, vec![Geo]),
+        Expr::DatetimeKey(key) => needs(key, vec![Datetime]),
+        Expr::Condition(f) => strict.check_filter(f, indexes, false),
+        Expr::Mult(list) | Expr::Sum(list) => all(list),
+        Expr::Neg(e)
+        | Expr::Abs(e)
+        | Expr::Sqrt(e)
+        | Expr::Exp(e)
+        | Expr::Log10(e)
+        | Expr::Ln(e) => check_formula(strict, e, indexes),
+        Expr::Div {
+            left: a, right: b, ..
+        }
+        | Expr::Pow {
+            base: a,
+            exponent: b,
+        } => {
+            check_formula(strict, a, indexes)?;
+            check_formula(strict, b, indexes)
+        }
+        Expr::Decay { x, target, .. } => {
+            check_formula(strict, x, indexes)?;
+            target
+                .as_deref()
+                .map_or(Ok(()), |t| check_formula(strict, t, indexes))
+        }
+    }
 }
 
 #[cfg(test)]

@@ -120,6 +120,16 @@ def test_unindexed_filters_need_an_index(client, collection_name, strict):
     assert client.count(collection_name).count == 4
 
 
+def test_formula_variables_need_an_index(client, collection_name, strict):
+    boosted = models.FormulaQuery(formula=models.SumExpression(sum=["$score", "n"]), defaults={"n": 0})
+    prefetch = models.Prefetch(query=[0.1] * DIM, limit=5)
+    assert client.query_points(collection_name, prefetch=prefetch, query=boosted).points
+    strict(enabled=True, unindexed_filtering_retrieve=False)
+    refused(lambda: client.query_points(collection_name, prefetch=prefetch, query=boosted), '"n"', "formula expression")
+    client.create_payload_index(collection_name, "n", models.PayloadSchemaType.INTEGER, wait=True)
+    assert client.query_points(collection_name, prefetch=prefetch, query=boosted).points
+
+
 def test_filter_shape_limits(client, collection_name, strict):
     strict(enabled=True, filter_max_conditions=2, condition_max_size=3)
     two = models.Filter(must=[models.FieldCondition(key="n", match=models.MatchAny(any=[1, 2, 3]))], should=[models.HasIdCondition(has_id=[1])])
