@@ -18,7 +18,7 @@ use super::params::CollectionConfig;
 use super::payload::PayloadSelector;
 use super::points::Points;
 use super::search::{best_first, Prepared, QueryVector, SearchRequest};
-use super::types::{Offset, PointId, VectorData, VectorSelector};
+use super::types::{Offset, PointId, VectorSelector};
 
 /// Qdrant's default `k` for reciprocal rank fusion: small, so the first
 /// places of each list weigh much more than the tail.
@@ -368,8 +368,7 @@ impl Collection {
             .get(id)
             .ok_or_else(|| EngineError::NotFound(format!("No point with id {id} found")))?;
         match points.vectors(*offset).remove(using) {
-            Some(VectorData::Dense(v)) => Ok(QueryVector::Dense(v)),
-            Some(VectorData::Sparse(v)) => Ok(QueryVector::Sparse(v)),
+            Some(v) => Ok(QueryVector::from(v)),
             None => Err(EngineError::BadRequest(format!(
                 "Wrong input: point {id} has no vector `{using}`"
             ))),

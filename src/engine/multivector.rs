@@ -1,0 +1,201 @@
+//! Multivectors for late-interaction models (ColBERT and the like): a
+//! point holds a list of rows of one size, one per token, and a query is a
+//! list of rows too. They are compared by MaxSim: for each query row, its
+//! best match among the point's rows, summed over the query rows.
+//!
+//! Multivector fields are scored exactly over the (filtered) points rather
+//! than through a graph: they are mostly used to rescore the candidates of
+//! a cheaper dense prefetch, which is what Qdrant users configure with
+//! `hnsw_config: {m: 0}`. The vectors live in memory, rebuilt from SQLite at
+//! start-up like the sparse index.
+
+use std::collections::HashMap;
+
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+use super::distance;
+use super::types::{Distance, Offset};
+
+/// Rows of one size, stored flat (one allocation per point).
+#[derive(Debug, Clone, PartialEq)]
+pub struct MultiVector {
+    dim: usize,
+    data: Vec<f32>,
+}
+
+impl MultiVector {
+    /// Validates a client's rows: at least one, none empty, all one size.
+    /// (Whether that size is the configured one is the collection's check.)
+    pub fn new(rows: Vec<Vec<f32>>) -> Result<MultiVector, String> {
+        let dim = rows.first().map_or(0, Vec::len);
+        if rows.iter().any(Vec::is_empty) {
+            return Err("all vectors must be non-empty".into());
+        }
+        if let Some(bad) = rows.iter().find(|r| r.len() != dim) {
+            return Err(format!(
+                "all vectors must have the same dimension, found vector with dimension {} (the first has {dim})",
+                bad.len()
+            ));
+        }
+        Ok(MultiVector {
+            dim,
+            data: rows.into_iter().flatten().collect(),
+        })
+    }
+
+    /// One row: how a plain dense query searches a multivector field.
+    pub fn single(row: Vec<f32>) -> MultiVector {
+        MultiVector {
+            dim: row.len(),
+            data: row,
+        }
+    }
+
+    /// The size of each row.
+    pub fn dim(&self) -> usize {
+        self.dim
+    }
+
+    /// The number of rows.
+    pub fn len(&self) -> usize {
+        self.data.len().checked_div(self.dim).unwrap_or(0)
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.data.is_empty()
+    }
+
+    pub fn rows(&self) -> std::slice::ChunksExact<'_, f32> {
+        self.data.chunks_exact(self.dim.max(1))
+    }
+
+    pub fn rows_mut(&mut self) -> std::slice::ChunksExactMut<'_, f32> {
+        self.data.chunks_exact_mut(self.dim.max(1))
+    }
+
+    pub fn to_rows(&self) -> Vec<Vec<f32>> {
+        self.rows().map(<[f32]>::to_vec).collect()
+    }
+}
+
+impl Serialize for MultiVector {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_seq(self.rows())
+    }
+}
+
+impl<'de> Deserialize<'de> for MultiVector {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let rows = Vec::<Vec<f32>>::deserialize(d)?;
+        MultiVector::new(rows).map_err(serde::de::Error::custom)
+    }
+}
+
+/// MaxSim with Qdrant's conventions for each distance: Cosine and Dot sum
+/// each query row's best dot product; Manhattan sums each row's smallest
+/// L1 distance; Euclid sums each row's smallest *squared* distance and
+/// takes the square root of the sum (not a sum of distances: that is how
+/// Qdrant's server scores it, and Helio matches the server).
+pub fn max_sim(distance: Distance, query: &MultiVector, doc: &MultiVector) -> f32 {
+    let best = |q: &[f32], sim: fn(&[f32], &[f32]) -> f32, larger: bool| -> f32 {
+        let rows = doc.rows().map(|d| sim(q, d));
+        if larger {
+            rows.fold(f32::NEG_INFINITY, f32::max)
+        } else {
+            rows.fold(f32::INFINITY, f32::min)
+        }
+    };
+    match distance {
+        Distance::Cosine | Distance::Dot => query.rows().map(|q| best(q, distance::dot, true)).sum(),
+        Distance::Manhattan => query.rows().map(|q| best(q, distance::l1, false)).sum(),
+        Distance::Euclid => query
+            .rows()
+            .map(|q| best(q, distance::l2_squared, false))
+            .sum::<f32>()
+            .sqrt(),
+    }
+}
+
+/// The multivectors of one vector name, by offset.
+#[derive(Debug)]
+pub struct MultiSpace {
+    pub distance: Distance,
+    docs: HashMap<Offset, MultiVector>,
+}
+
+impl MultiSpace {
+    pub fn new(distance: Distance) -> MultiSpace {
+        MultiSpace {
+            distance,
+            docs: HashMap::new(),
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.docs.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.docs.is_empty()
+    }
+
+    pub fn get(&self, offset: Offset) -> Option<&MultiVector> {
+        self.docs.get(&offset)
+    }
+
+    pub fn contains(&self, offset: Offset) -> bool {
+        self.docs.contains_key(&offset)
+    }
+
+    pub fn insert(&mut self, offset: Offset, vector: MultiVector) {
+        self.docs.insert(offset, vector);
+    }
+
+    pub fn remove(&mut self, offset: Offset) {
+        self.docs.remove(&offset);
+    }
+
+    /// The MaxSim score of the point at `offset`, `None` when it has no
+    /// vector here.
+    pub fn score(&self, offset: Offset, query: &MultiVector) -> Option<f32> {
+        self.docs
+            .get(&offset)
+            .map(|d| max_sim(self.distance, query, d))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn mv(rows: &[&[f32]]) -> MultiVector {
+        MultiVector::new(rows.iter().map(|r| r.to_vec()).collect()).unwrap()
+    }
+
+    #[test]
+    fn rows_are_validated_and_round_trip_as_json() {
+        assert!(MultiVector::new(vec![]).is_ok_and(|m| m.is_empty()));
+        let err = MultiVector::new(vec![vec![1.0, 2.0], vec![1.0]]).unwrap_err();
+        assert!(err.contains("dimension 1"), "{err}");
+        assert!(MultiVector::new(vec![vec![1.0], vec![]]).is_err());
+        let m = mv(&[&[1.0, 2.0], &[3.0, 4.0], &[5.0, 6.0]]);
+        assert_eq!((m.dim(), m.len()), (2, 3));
+        let text = serde_json::to_string(&m).unwrap();
+        assert_eq!(text, "[[1.0,2.0],[3.0,4.0],[5.0,6.0]]");
+        assert_eq!(serde_json::from_str::<MultiVector>(&text).unwrap(), m);
+    }
+
+    #[test]
+    fn max_sim_follows_qdrant_for_each_distance() {
+        let q = mv(&[&[1.0, 2.0, 3.0], &[3.0, 3.0, 3.0], &[4.0, 5.0, 6.0]]);
+        let d = mv(&[&[3.0, 3.0, 3.0], &[4.0, 2.0, 1.0]]);
+        // Dot: best of (18, 11), (27, 21), (45, 32).
+        assert_eq!(max_sim(Distance::Dot, &q, &d), 18.0 + 27.0 + 45.0);
+        // Manhattan: smallest of (3, 5), (0, 4), (9, 9).
+        assert_eq!(max_sim(Distance::Manhattan, &q, &d), 12.0);
+        // Euclid: sqrt of the sum of the smallest squared distances
+        // (5 + 0 + 14), the value Qdrant's server reports for this example.
+        let e = max_sim(Distance::Euclid, &q, &d);
+        assert!((e - 19f32.sqrt()).abs() < 1e-5, "{e}");
+    }
+}
