@@ -1166,9 +1166,8 @@ fn check_vectors(vectors: &NamedVectors, config: &CollectionConfig) -> Result<()
                     got: 0,
                 })
             }
-            (VectorKind::Multi, VectorData::Dense(_)) | (VectorKind::Dense, VectorData::Multi(_)) => {
-                return Err(wrong_multi(name, data))
-            }
+            (VectorKind::Multi, VectorData::Dense(_))
+            | (VectorKind::Dense, VectorData::Multi(_)) => return Err(wrong_multi(name, data)),
             (kind, _) => {
                 let kind = match kind {
                     VectorKind::Dense => "dense",
@@ -1188,7 +1187,9 @@ fn check_vectors(vectors: &NamedVectors, config: &CollectionConfig) -> Result<()
 /// other way round, with what was expected.
 pub(super) fn wrong_multi(name: &str, given: &VectorData) -> EngineError {
     let detail = match given {
-        VectorData::Multi(_) => format!("vector `{name}` is a plain dense vector, not a multivector"),
+        VectorData::Multi(_) => {
+            format!("vector `{name}` is a plain dense vector, not a multivector")
+        }
         _ => format!("vector `{name}` is a multivector: give a list of rows"),
     };
     EngineError::BadRequest(format!(

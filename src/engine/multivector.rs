@@ -106,7 +106,9 @@ pub fn max_sim(distance: Distance, query: &MultiVector, doc: &MultiVector) -> f3
         }
     };
     match distance {
-        Distance::Cosine | Distance::Dot => query.rows().map(|q| best(q, distance::dot, true)).sum(),
+        Distance::Cosine | Distance::Dot => {
+            query.rows().map(|q| best(q, distance::dot, true)).sum()
+        }
         Distance::Manhattan => query.rows().map(|q| best(q, distance::l1, false)).sum(),
         Distance::Euclid => query
             .rows()
@@ -191,11 +193,85 @@ mod tests {
         let d = mv(&[&[3.0, 3.0, 3.0], &[4.0, 2.0, 1.0]]);
         // Dot: best of (18, 11), (27, 21), (45, 32).
         assert_eq!(max_sim(Distance::Dot, &q, &d), 18.0 + 27.0 + 45.0);
-        // Manhattan: smallest of (3, 5), (0, 4), (9, 9).
-        assert_eq!(max_sim(Distance::Manhattan, &q, &d), 12.0);
+        // Manhattan: smallest of (3, 5), (0, 4), (6, 8).
+        assert_eq!(max_sim(Distance::Manhattan, &q, &d), 9.0);
         // Euclid: sqrt of the sum of the smallest squared distances
         // (5 + 0 + 14), the value Qdrant's server reports for this example.
         let e = max_sim(Distance::Euclid, &q, &d);
         assert!((e - 19f32.sqrt()).abs() < 1e-5, "{e}");
+    }
+
+    /// A snapshot holds the multivectors (they live in SQLite), and the
+    /// restored collection scores them as the original did.
+    #[test]
+    fn multivectors_round_trip_through_a_snapshot() {
+        use crate::engine::collection::{Collection, PointInsert, UpdateOp};
+        use crate::engine::params::{
+            CollectionConfig, MultiVectorComparator, MultiVectorConfig, VectorParams,
+        };
+        use crate::engine::query::{Query, QueryRequest, Stage};
+        use crate::engine::search::QueryVector;
+        use crate::engine::types::{NamedVectors, PointId, VectorData, VectorSelector};
+        use crate::engine::EngineOptions;
+
+        let dir = tempfile::tempdir().unwrap();
+        let options = EngineOptions {
+            fsync: false,
+            ..Default::default()
+        };
+        let mut params = VectorParams::new(2, Distance::Cosine);
+        params.multivector_config = Some(MultiVectorConfig {
+            comparator: MultiVectorComparator::MaxSim,
+        });
+        let c = Collection::create(
+            &dir.path().join("a"),
+            "a",
+            CollectionConfig::new(params),
+            options,
+        )
+        .unwrap();
+        let point = |id: u64, rows: &[&[f32]]| PointInsert {
+            id: PointId::Num(id),
+            vectors: NamedVectors::from([(String::new(), VectorData::Multi(mv(rows)))]),
+            payload: Default::default(),
+        };
+        c.update(vec![UpdateOp::Upsert(vec![
+            point(1, &[&[3.0, 4.0], &[0.0, 1.0]]),
+            point(2, &[&[1.0, 0.0]]),
+        ])])
+        .unwrap();
+        let snapshot = dir.path().join("a.snapshot");
+        c.snapshot(&snapshot).unwrap();
+        let restored_dir = dir.path().join("b");
+        crate::engine::snapshot::unpack(&snapshot, &restored_dir).unwrap();
+        let b = Collection::open(&restored_dir, "b", options).unwrap();
+        let all = VectorSelector::All;
+        let none = crate::engine::payload::PayloadSelector::None;
+        let ids = [PointId::Num(1), PointId::Num(2)];
+        let (before, after) = (c.retrieve(&ids, &none, &all), b.retrieve(&ids, &none, &all));
+        assert_eq!(after.len(), 2);
+        for (x, y) in before.iter().zip(&after) {
+            assert_eq!(x.vector, y.vector);
+        }
+        let expected = mv(&[&[0.6, 0.8], &[0.0, 1.0]]);
+        assert_eq!(
+            after[0].vector.as_ref().unwrap()[""],
+            VectorData::Multi(expected)
+        );
+        let query = QueryVector::Multi(mv(&[&[1.0, 0.0], &[0.0, 1.0]]));
+        let req = QueryRequest {
+            root: Stage::new(Some(Query::Nearest(query)), 2),
+            offset: 0,
+            with_payload: none.clone(),
+            with_vector: VectorSelector::None,
+        };
+        let scores = |c: &Collection| -> Vec<(PointId, f32)> {
+            let found = c.query(&req).unwrap();
+            found.iter().map(|r| (r.id, r.score.unwrap())).collect()
+        };
+        assert_eq!(scores(&c), scores(&b));
+        // Point 1: 0.6 + 1.0; point 2: 1.0 + 0.0.
+        assert_eq!(scores(&b)[0].0, PointId::Num(1));
+        assert!((scores(&b)[0].1 - 1.6).abs() < 1e-6);
     }
 }

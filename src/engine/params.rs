@@ -57,9 +57,7 @@ impl Datatype {
     /// The first component this datatype cannot hold as a finite value.
     pub fn unrepresentable(self, v: &[f32]) -> Option<usize> {
         match self {
-            Datatype::Float16 => v
-                .iter()
-                .position(|x| !half::f16::from_f32(*x).is_finite()),
+            Datatype::Float16 => v.iter().position(|x| !half::f16::from_f32(*x).is_finite()),
             _ => None,
         }
     }

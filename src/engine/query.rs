@@ -486,7 +486,7 @@ impl Recommendation {
             for v in list {
                 let QueryVector::Dense(v) = v else {
                     return Err(EngineError::BadRequest(
-                        "Wrong input: the average_vector strategy needs dense vectors; use best_score or sum_scores for sparse ones".into(),
+                        "Wrong input: the average_vector strategy needs dense vectors; use best_score or sum_scores for sparse and multivectors".into(),
                     ));
                 };
                 match &mut sum {

@@ -12,9 +12,9 @@ use std::sync::Arc;
 
 use super::collection::{check_vector, wrong_multi, Collection, Record};
 use super::distance;
-use super::multivector::MultiVector;
 use super::error::{EngineError, Result};
 use super::filter::Filter;
+use super::multivector::MultiVector;
 use super::params::{CollectionConfig, VectorKind};
 use super::payload::PayloadSelector;
 use super::payload_index::Candidates;
@@ -106,10 +106,16 @@ const SAMPLE: usize = 256;
 /// A query prepared against one vector name: normalised for Cosine,
 /// IDF-weighted for sparse vectors with the modifier.
 pub(super) enum Prepared {
-    Dense { query: Vec<f32>, distance: Distance },
+    Dense {
+        query: Vec<f32>,
+        distance: Distance,
+    },
     Sparse(SparseVector),
     /// Rows normalised for Cosine; scored by MaxSim.
-    Multi { query: MultiVector, distance: Distance },
+    Multi {
+        query: MultiVector,
+        distance: Distance,
+    },
 }
 
 impl Prepared {
