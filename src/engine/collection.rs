@@ -19,7 +19,7 @@ use serde_json::Value;
 use super::error::{EngineError, Result};
 use super::filter::{Filter, PointView};
 use super::hnsw::{FrozenGraph, VectorSource};
-use super::multivector::{MultiSpace, MultiVector};
+use super::multivector::{MultiSpace, Packed};
 use super::params::{CollectionConfig, ConfigUpdate, HnswConfigDiff, VectorKind};
 use super::payload::{self, PayloadSelector};
 use super::payload_index::{Candidates, PayloadFieldSchema, PayloadIndexInfo};
@@ -220,7 +220,9 @@ impl Collection {
                     payload,
                 },
                 &dense,
-                extra.held(),
+                extra.held().map_err(|e| {
+                    EngineError::Storage(format!("corrupt vectors of {}: {e}", stored.id))
+                })?,
             );
         }
         for (field, schema) in schemas {
@@ -497,7 +499,7 @@ impl Collection {
                         if let Some(p) = params {
                             v.rows_mut().for_each(|row| p.to_stored(row));
                         }
-                        extra.multi.insert(name.clone(), v.clone());
+                        extra.multi.insert(name.clone(), Packed::from(&v));
                         entry.held.push((name.clone(), VectorData::Multi(v)));
                     }
                 }
@@ -834,7 +836,7 @@ struct StoredVectors {
     /// Multivectors as stored (rounded, normalised for Cosine): their rows
     /// vary in number, so they are kept here rather than in an arena.
     #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
-    multi: std::collections::BTreeMap<String, MultiVector>,
+    multi: std::collections::BTreeMap<String, Packed>,
 }
 
 impl StoredVectors {
@@ -843,16 +845,16 @@ impl StoredVectors {
     }
 
     /// The vectors kept in memory rather than in an arena.
-    fn held(self) -> Vec<(String, VectorData)> {
-        let sparse = self
+    fn held(self) -> std::result::Result<Vec<(String, VectorData)>, String> {
+        let mut out: Vec<(String, VectorData)> = self
             .sparse
             .into_iter()
-            .map(|(n, v)| (n, VectorData::Sparse(v)));
-        let multi = self
-            .multi
-            .into_iter()
-            .map(|(n, v)| (n, VectorData::Multi(v)));
-        sparse.chain(multi).collect()
+            .map(|(n, v)| (n, VectorData::Sparse(v)))
+            .collect();
+        for (name, packed) in self.multi {
+            out.push((name, VectorData::Multi(packed.try_into()?)));
+        }
+        Ok(out)
     }
 }
 
