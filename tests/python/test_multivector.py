@@ -242,3 +242,21 @@ def test_examples_by_id_are_scored_by_max_sim(client, colbert):
         with pytest.raises(UnexpectedResponse) as e:
             call()
         assert e.value.status_code == 400
+
+
+def test_float16_values_are_rounded_to_half_precision(client, collection_name):
+    client.create_collection(
+        collection_name,
+        vectors_config=models.VectorParams(
+            size=2, distance=models.Distance.DOT, datatype=models.Datatype.FLOAT16
+        ),
+    )
+    assert client.get_collection(collection_name).config.params.vectors.datatype == (
+        models.Datatype.FLOAT16
+    )
+    client.upsert(collection_name, [models.PointStruct(id=1, vector=[0.1, 3.0])], wait=True)
+    got = client.retrieve(collection_name, [1], with_vectors=True)[0].vector
+    assert got == [float(np.float16(0.1)), 3.0]
+    with pytest.raises(UnexpectedResponse) as e:
+        client.upsert(collection_name, [models.PointStruct(id=2, vector=[70000.0, 0.0])])
+    assert e.value.status_code == 400
