@@ -1169,7 +1169,9 @@ fn check_vectors(vectors: &NamedVectors, config: &CollectionConfig) -> Result<()
                 })
             }
             (VectorKind::Multi, VectorData::Dense(_))
-            | (VectorKind::Dense, VectorData::Multi(_)) => return Err(wrong_multi(name, data)),
+            | (VectorKind::Dense, VectorData::Multi(_)) => {
+                return Err(wrong_multi(name, matches!(data, VectorData::Multi(_))))
+            }
             (kind, _) => {
                 let kind = match kind {
                     VectorKind::Dense => "dense",
@@ -1185,14 +1187,13 @@ fn check_vectors(vectors: &NamedVectors, config: &CollectionConfig) -> Result<()
     Ok(())
 }
 
-/// Qdrant's error for a plain vector where a multivector belongs, or the
-/// other way round, with what was expected.
-pub(super) fn wrong_multi(name: &str, given: &VectorData) -> EngineError {
-    let detail = match given {
-        VectorData::Multi(_) => {
-            format!("vector `{name}` is a plain dense vector, not a multivector")
-        }
-        _ => format!("vector `{name}` is a multivector: give a list of rows"),
+/// Qdrant's error for a plain vector where a multivector belongs, or (when
+/// `multi_given`) the other way round, with what was expected.
+pub(super) fn wrong_multi(name: &str, multi_given: bool) -> EngineError {
+    let detail = if multi_given {
+        format!("vector `{name}` is a plain dense vector, not a multivector")
+    } else {
+        format!("vector `{name}` is a multivector: give a list of rows")
     };
     EngineError::BadRequest(format!(
         "Wrong input: Conversion between multi and regular vectors failed ({detail})"

@@ -224,9 +224,7 @@ impl Collection {
                     distance: params.distance,
                 })
             }
-            (VectorKind::Dense, QueryVector::Multi(m)) => {
-                Err(wrong_multi(using, &VectorData::Multi(m.clone())))
-            }
+            (VectorKind::Dense, QueryVector::Multi(_)) => Err(wrong_multi(using, true)),
             (VectorKind::Multi, _) | (VectorKind::Sparse, QueryVector::Multi(_)) => {
                 Err(EngineError::BadRequest(format!(
                     "Wrong input: vector `{using}` is {}; this query cannot search it",
