@@ -12,8 +12,9 @@ use std::collections::BTreeMap;
 
 use crate::engine::database::AliasAction;
 use crate::engine::params::{
-    CollectionConfig, ConfigUpdate, HnswConfig, HnswConfigDiff, OptimizersConfig,
-    OptimizersConfigDiff, SparseVectorParams, VectorParams, VectorsConfig, WalConfig,
+    CollectionConfig, ConfigUpdate, Datatype, HnswConfig, HnswConfigDiff, MultiVectorConfig,
+    OptimizersConfig, OptimizersConfigDiff, SparseVectorParams, VectorParams, VectorsConfig,
+    WalConfig,
 };
 use crate::engine::payload_index::PayloadFieldSchema;
 use crate::engine::strict_mode::StrictModeConfig;
@@ -344,9 +345,9 @@ struct DenseVectorConfig {
     size: usize,
     distance: crate::engine::types::Distance,
     #[serde(default)]
-    multivector_config: Option<Value>,
+    multivector_config: Option<MultiVectorConfig>,
     #[serde(default)]
-    datatype: Option<String>,
+    datatype: Option<Datatype>,
 }
 
 pub async fn create_vector_name(
@@ -359,7 +360,7 @@ pub async fn create_vector_name(
     let collection = state.db.get(&name)?;
     let new = match (body.dense, body.sparse) {
         (Some(d), None) => NewVector::Dense(VectorParams {
-            multivector_config: d.multivector_config.filter(|m| !m.is_null()),
+            multivector_config: d.multivector_config,
             datatype: d.datatype,
             ..VectorParams::new(d.size, d.distance)
         }),

@@ -58,7 +58,7 @@ pub async fn embed_vectors(
                     }
                 }
             }
-            VectorInput::Dense(_) => {}
+            VectorInput::Dense(_) | VectorInput::Multi(_) => {}
         }
     }
     if docs.is_empty() {

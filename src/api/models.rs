@@ -7,6 +7,7 @@ use serde_json::Value;
 
 use crate::engine::collection::Record;
 use crate::engine::filter::Filter;
+use crate::engine::multivector::MultiVector;
 use crate::engine::payload::PayloadSelector;
 use crate::engine::scroll::{Direction, OrderBy};
 use crate::engine::types::{
@@ -72,6 +73,8 @@ impl DocumentWire {
 #[serde(untagged)]
 pub enum VectorInput {
     Dense(Vec<f32>),
+    /// The unnamed vector as a list of rows.
+    Multi(Vec<Vec<f32>>),
     Document(DocumentWire),
     Named(serde_json::Map<String, Value>),
 }
@@ -84,6 +87,10 @@ impl VectorInput {
             VectorInput::Dense(v) => {
                 Ok(NamedVectors::from([(String::new(), VectorData::Dense(v))]))
             }
+            VectorInput::Multi(rows) => Ok(NamedVectors::from([(
+                String::new(),
+                multivector("", rows)?,
+            )])),
             VectorInput::Document(d) => Err(not_embedded(&d.model)),
             VectorInput::Named(map) => map
                 .into_iter()
@@ -101,14 +108,20 @@ fn not_embedded(model: &str) -> ApiError {
     ApiError::validation(format!("Document for model `{model}` was not embedded"))
 }
 
-/// One named vector's JSON: floats, `{indices, values}`, or (refused
-/// for now) a multivector.
+/// A multivector's rows, checked for shape (the size is the engine's check).
+fn multivector(name: &str, rows: Vec<Vec<f32>>) -> Result<VectorData, ApiError> {
+    MultiVector::new(rows)
+        .map(VectorData::Multi)
+        .map_err(|e| ApiError::validation(format!("vector `{name}`: {e}")))
+}
+
+/// One named vector's JSON: floats, `{indices, values}`, or a list of rows.
 pub fn vector_data(name: &str, v: Value) -> Result<VectorData, ApiError> {
     match v {
         Value::Array(items) if items.first().is_some_and(Value::is_array) => {
-            Err(ApiError::Engine(EngineError::BadRequest(format!(
-                "Wrong input: vector `{name}` is a multivector; multivectors are not supported by this Helio release yet"
-            ))))
+            let rows = serde_json::from_value(Value::Array(items))
+                .map_err(|e| ApiError::validation(format!("vector `{name}`: {e}")))?;
+            multivector(name, rows)
         }
         Value::Array(_) => serde_json::from_value(v)
             .map(VectorData::Dense)
@@ -152,6 +165,7 @@ pub fn vectors_wire(vectors: NamedVectors, single: bool) -> Value {
     let one = |data: VectorData| match data {
         VectorData::Dense(v) => Value::from(v),
         VectorData::Sparse(s) => serde_json::json!({"indices": s.indices, "values": s.values}),
+        VectorData::Multi(m) => Value::from(m.to_rows()),
     };
     if single {
         if let Some(data) = vectors.into_values().next() {
@@ -579,6 +593,19 @@ impl<'de> Deserialize<'de> for QueryInput {
                 mut seq: A,
             ) -> Result<QueryInput, A::Error> {
                 let mut v = Vec::with_capacity(seq.size_hint().unwrap_or(0));
+                // A list of rows (a multivector) is kept as JSON; a list
+                // of numbers is read straight into floats.
+                match seq.next_element::<Value>()? {
+                    None => return Ok(QueryInput::Vector(v)),
+                    Some(Value::Number(n)) => v.push(n.as_f64().unwrap_or(f64::NAN) as f32),
+                    Some(first) => {
+                        let mut items = vec![first];
+                        while let Some(x) = seq.next_element::<Value>()? {
+                            items.push(x);
+                        }
+                        return Ok(QueryInput::Other(Value::Array(items)));
+                    }
+                }
                 while let Some(x) = seq.next_element::<f32>()? {
                     v.push(x);
                 }

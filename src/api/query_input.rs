@@ -8,9 +8,10 @@ use serde_json::Value;
 
 use crate::engine::explore::ContextPair;
 use crate::engine::mmr::MAX_MMR_CANDIDATES;
+use crate::engine::multivector::MultiVector;
 use crate::engine::query::{Example, Fusion, Query, Strategy, DEFAULT_RRF_K};
 use crate::engine::search::QueryVector;
-use crate::engine::types::{PointId, VectorData};
+use crate::engine::types::PointId;
 use crate::engine::{Database, EngineError};
 
 use super::error::ApiError;
@@ -18,10 +19,6 @@ use super::models::{parse_id, LookupLocation, OrderByWire, QueryInput, SparseWir
 
 fn bad(msg: String) -> ApiError {
     ApiError::Engine(EngineError::BadRequest(msg))
-}
-
-fn unsupported(what: &str) -> ApiError {
-    bad(format!("{what} is not supported by this Helio release yet"))
 }
 
 /// Qdrant's `QueryInterface`, with Documents already embedded: a vector
@@ -43,7 +40,11 @@ fn query_value(value: Value) -> Result<Option<Query>, ApiError> {
         }
         Value::Array(ref items) => {
             if items.first().is_some_and(Value::is_array) {
-                return Err(unsupported("a multivector query"));
+                let rows = serde_json::from_value(value)
+                    .map_err(|e| ApiError::validation(format!("query: {e}")))?;
+                let multi = MultiVector::new(rows)
+                    .map_err(|e| ApiError::validation(format!("query: {e}")))?;
+                return Ok(Some(Query::Nearest(QueryVector::Multi(multi))));
             }
             let v = serde_json::from_value(value)
                 .map_err(|e| ApiError::validation(format!("query: {e}")))?;
@@ -197,8 +198,7 @@ pub(super) fn look_up(
                 "Wrong input: point {id} of collection `{}` has no vector `{name}`",
                 from.collection
             ))),
-            Some(Some(VectorData::Dense(v))) => Ok(QueryVector::Dense(v)),
-            Some(Some(VectorData::Sparse(v))) => Ok(QueryVector::Sparse(v)),
+            Some(Some(v)) => Ok(QueryVector::from(v)),
         }
     };
     let resolve = |e: Example| match e {

@@ -16,10 +16,10 @@ use parking_lot::{Condvar, Mutex, RwLock};
 use roaring::RoaringBitmap;
 use serde_json::Value;
 
-use super::distance;
 use super::error::{EngineError, Result};
 use super::filter::{Filter, PointView};
 use super::hnsw::{FrozenGraph, VectorSource};
+use super::multivector::{MultiSpace, Packed};
 use super::params::{CollectionConfig, ConfigUpdate, HnswConfigDiff, VectorKind};
 use super::payload::{self, PayloadSelector};
 use super::payload_index::{Candidates, PayloadFieldSchema, PayloadIndexInfo};
@@ -27,7 +27,7 @@ use super::points::{DenseSpace, Points, Segment, Slot};
 use super::sparse::SparseIndex;
 use super::storage::{sync_dir, Arena, Store, StoreOp};
 use super::types::{
-    Distance, NamedVectors, Offset, Payload, PointId, SparseVector, VectorData, VectorSelector,
+    NamedVectors, Offset, Payload, PointId, SparseVector, VectorData, VectorSelector,
 };
 use super::EngineOptions;
 
@@ -183,6 +183,12 @@ impl Collection {
 
         let mut points = Points::default();
         for (name, params) in config.dense() {
+            if params.is_multi() {
+                points
+                    .multi
+                    .insert(name.to_string(), MultiSpace::new(params.distance));
+                continue;
+            }
             let arena = Arena::open(&dir.join(arena_dir(name)), params.size)?;
             let space = DenseSpace::new(Arc::new(arena), params.distance);
             points.dense.insert(name.to_string(), space);
@@ -211,8 +217,11 @@ impl Collection {
                 .filter(|n| !extra.missing.contains(n) && !lacks(n, stored.offset))
                 .map(String::as_str)
                 .collect();
-            let sparse = extra
-                .sparse
+            let held: Vec<(String, VectorData)> = extra
+                .held()
+                .map_err(|e| {
+                    EngineError::Storage(format!("corrupt vectors of {}: {e}", stored.id))
+                })?
                 .into_iter()
                 .filter(|(n, _)| !lacks(n, stored.offset))
                 .collect();
@@ -224,7 +233,7 @@ impl Collection {
                     payload,
                 },
                 &dense,
-                sparse,
+                held,
             );
         }
         for (field, schema) in schemas {
@@ -480,10 +489,12 @@ impl Collection {
             let mut entry = Placed {
                 offset: next_offset,
                 dense: Vec::new(),
-                sparse: Vec::new(),
+                held: Vec::new(),
                 stored: None,
             };
+            let mut extra = StoredVectors::default();
             for (name, data) in vectors {
+                let params = config.dense_params(name);
                 match data {
                     VectorData::Dense(v) => {
                         let (_, arena) = arenas
@@ -491,25 +502,33 @@ impl Collection {
                             .find(|(n, _)| n == name)
                             .ok_or_else(|| missing_vector(name))?;
                         let mut v = v.clone();
-                        if config.dense_params(name).map(|p| p.distance) == Some(Distance::Cosine) {
-                            distance::normalize(&mut v);
+                        if let Some(p) = params {
+                            p.to_stored(&mut v);
                         }
                         arena.put(next_offset, &v)?;
                         entry.dense.push(name.clone());
                     }
-                    VectorData::Sparse(v) => entry.sparse.push((name.clone(), v.clone())),
+                    VectorData::Sparse(v) => {
+                        extra.sparse.insert(name.clone(), v.clone());
+                        entry.held.push((name.clone(), data.clone()));
+                    }
+                    VectorData::Multi(v) => {
+                        let mut v = v.clone();
+                        if let Some(p) = params {
+                            v.rows_mut().for_each(|row| p.to_stored(row));
+                        }
+                        extra.multi.insert(name.clone(), Packed::from(&v));
+                        entry.held.push((name.clone(), VectorData::Multi(v)));
+                    }
                 }
             }
-            let missing: Vec<String> = arenas
+            extra.missing = arenas
                 .iter()
                 .map(|(n, _)| n.clone())
                 .filter(|n| !entry.dense.contains(n))
                 .collect();
-            if !missing.is_empty() || !entry.sparse.is_empty() {
-                entry.stored = Some(json(&StoredVectors {
-                    missing,
-                    sparse: entry.sparse.iter().cloned().collect(),
-                }));
+            if !extra.is_empty() {
+                entry.stored = Some(json(&extra));
             }
             placed.insert(*id, entry);
             next_offset = next_offset
@@ -578,7 +597,7 @@ impl Collection {
                                 version,
                                 payload,
                             };
-                            points.insert(p.offset, slot, &dense, p.sparse)
+                            points.insert(p.offset, slot, &dense, p.held)
                         }
                         None => {
                             if let Some(offset) = existing {
@@ -826,18 +845,43 @@ struct SegmentMeta {
 /// The `vectors` column of a point: what its dense vectors do not say.
 #[derive(Default, serde::Serialize, serde::Deserialize)]
 struct StoredVectors {
-    /// Dense vector names the point does not have.
+    /// Dense vector names the point does not have (multivector names are
+    /// never listed: a point has a multivector when `multi` holds it).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     missing: Vec<String>,
     #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
     sparse: std::collections::BTreeMap<String, SparseVector>,
+    /// Multivectors as stored (rounded, normalised for Cosine): their rows
+    /// vary in number, so they are kept here rather than in an arena.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    multi: std::collections::BTreeMap<String, Packed>,
+}
+
+impl StoredVectors {
+    fn is_empty(&self) -> bool {
+        self.missing.is_empty() && self.sparse.is_empty() && self.multi.is_empty()
+    }
+
+    /// The vectors kept in memory rather than in an arena.
+    fn held(self) -> std::result::Result<Vec<(String, VectorData)>, String> {
+        let mut out: Vec<(String, VectorData)> = self
+            .sparse
+            .into_iter()
+            .map(|(n, v)| (n, VectorData::Sparse(v)))
+            .collect();
+        for (name, packed) in self.multi {
+            out.push((name, VectorData::Multi(packed.try_into()?)));
+        }
+        Ok(out)
+    }
 }
 
 /// Where a write batch put a point's new vectors.
 struct Placed {
     offset: Offset,
     dense: Vec<String>,
-    sparse: Vec<(String, SparseVector)>,
+    /// Sparse and multivectors, for the in-memory indexes.
+    held: Vec<(String, VectorData)>,
     stored: Option<String>,
 }
 
@@ -1112,26 +1156,79 @@ fn missing_vector(name: &str) -> EngineError {
 }
 
 /// Checks each vector against the collection's config: the name exists,
-/// dense goes to dense and sparse to sparse, sizes match, values are finite.
+/// each kind goes to its kind, sizes match, values are finite (and fit
+/// the datatype).
 fn check_vectors(vectors: &NamedVectors, config: &CollectionConfig) -> Result<()> {
     for (name, data) in vectors {
+        let params = config.dense_params(name);
+        let dim = params.map_or(0, |p| p.size);
+        let datatype = params.and_then(|p| p.datatype).unwrap_or_default();
+        let given = match data {
+            VectorData::Dense(_) => "a dense vector",
+            VectorData::Sparse(_) => "a sparse vector",
+            VectorData::Multi(_) => "a multivector",
+        };
         match (config.kind_of(name)?, data) {
-            (VectorKind::Dense, VectorData::Dense(v)) => {
-                let dim = config.dense_params(name).map(|p| p.size).unwrap_or(0);
-                check_vector(v, dim)?;
-            }
+            (VectorKind::Dense, VectorData::Dense(v)) => check_stored(v, dim, datatype)?,
             (VectorKind::Sparse, VectorData::Sparse(_)) => {}
-            (VectorKind::Dense, VectorData::Sparse(_)) => {
-                return Err(EngineError::BadRequest(format!(
-                    "Wrong input: vector `{name}` is dense, but a sparse vector was given"
-                )))
+            (VectorKind::Multi, VectorData::Multi(m)) => {
+                if m.is_empty() {
+                    return Err(EngineError::VectorDimension {
+                        expected: dim,
+                        got: 0,
+                    });
+                }
+                for row in m.rows() {
+                    check_stored(row, dim, datatype)?;
+                }
             }
-            (VectorKind::Sparse, VectorData::Dense(_)) => {
+            // `[]` reads as an empty dense vector: an empty multivector.
+            (VectorKind::Multi, VectorData::Dense(v)) if v.is_empty() => {
+                return Err(EngineError::VectorDimension {
+                    expected: dim,
+                    got: 0,
+                })
+            }
+            (VectorKind::Multi, VectorData::Dense(_))
+            | (VectorKind::Dense, VectorData::Multi(_)) => {
+                return Err(wrong_multi(name, matches!(data, VectorData::Multi(_))))
+            }
+            (kind, _) => {
+                let kind = match kind {
+                    VectorKind::Dense => "dense",
+                    VectorKind::Sparse => "sparse",
+                    VectorKind::Multi => "a multivector",
+                };
                 return Err(EngineError::BadRequest(format!(
-                    "Wrong input: vector `{name}` is sparse, but a dense vector was given"
-                )))
+                    "Wrong input: vector `{name}` is {kind}, but {given} was given"
+                )));
             }
         }
+    }
+    Ok(())
+}
+
+/// Qdrant's error for a plain vector where a multivector belongs, or (when
+/// `multi_given`) the other way round, with what was expected.
+pub(super) fn wrong_multi(name: &str, multi_given: bool) -> EngineError {
+    let detail = if multi_given {
+        format!("vector `{name}` is a plain dense vector, not a multivector")
+    } else {
+        format!("vector `{name}` is a multivector: give a list of rows")
+    };
+    EngineError::BadRequest(format!(
+        "Wrong input: Conversion between multi and regular vectors failed ({detail})"
+    ))
+}
+
+/// [`check_vector`], and that the datatype can hold every component.
+fn check_stored(vector: &[f32], dim: usize, datatype: super::params::Datatype) -> Result<()> {
+    check_vector(vector, dim)?;
+    if let Some(i) = datatype.unrepresentable(vector) {
+        return Err(EngineError::BadRequest(format!(
+            "Wrong input: vector component {i} ({}) is out of the range of the vector's datatype",
+            vector[i]
+        )));
     }
     Ok(())
 }

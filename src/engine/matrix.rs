@@ -69,6 +69,12 @@ impl Collection {
             f.validate().map_err(EngineError::BadRequest)?;
         }
         let kind = self.config.read().kind_of(&req.using)?;
+        if kind == VectorKind::Multi {
+            return Err(EngineError::BadRequest(format!(
+                "Wrong input: the distance matrix of multivector `{}` is not supported by this Helio release",
+                req.using
+            )));
+        }
         if req.sample == 0 || req.limit == 0 {
             return Ok(Matrix::default());
         }
@@ -100,7 +106,9 @@ impl Collection {
             None => points.live.clone(),
         };
         match kind {
-            VectorKind::Dense => pool &= &dense_space(&points, &req.using)?.present,
+            VectorKind::Dense | VectorKind::Multi => {
+                pool &= &dense_space(&points, &req.using)?.present
+            }
             VectorKind::Sparse => {
                 let index = points.sparse.get(&req.using);
                 pool = pool
@@ -120,7 +128,7 @@ impl Collection {
         chosen.sort_unstable();
         let ids = chosen.iter().map(|c| c.0).collect();
         let sampled = match kind {
-            VectorKind::Dense => {
+            VectorKind::Dense | VectorKind::Multi => {
                 let space = dense_space(&points, &req.using)?;
                 Sampled::Dense {
                     distance: space.distance,

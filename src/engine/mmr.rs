@@ -15,7 +15,7 @@ use super::params::CollectionConfig;
 use super::points::Points;
 use super::query::Stage;
 use super::search::{Prepared, QueryVector};
-use super::types::{Offset, VectorData};
+use super::types::Offset;
 
 /// The largest candidate pool Qdrant accepts for MMR.
 pub const MAX_MMR_CANDIDATES: usize = 16_384;
@@ -97,10 +97,8 @@ impl Collection {
         using: &str,
         offset: Offset,
     ) -> Result<Option<Prepared>> {
-        let vector = match points.vectors(offset).remove(using) {
-            Some(VectorData::Dense(v)) => QueryVector::Dense(v),
-            Some(VectorData::Sparse(v)) => QueryVector::Sparse(v),
-            None => return Ok(None),
+        let Some(vector) = points.vectors(offset).remove(using).map(QueryVector::from) else {
+            return Ok(None);
         };
         self.prepare(config, points, using, &vector).map(Some)
     }

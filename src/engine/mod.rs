@@ -14,6 +14,7 @@
 //! - `payload`: payload edits and projections; `facet`: value counts of a field.
 //! - `groups`: grouped queries, at most so many hits per value of a field.
 //! - `sparse`: the inverted index of sparse vectors, with IDF.
+//! - `multivector`: rows per point (ColBERT-style), scored by MaxSim.
 //! - `distance`: SIMD distance kernels picked at run time.
 //! - `hnsw`: graph construction with `hnsw_rs` and a frozen, read-optimised copy for search.
 //! - `optimizer`: background indexing, vacuum and merging.
@@ -35,6 +36,7 @@ pub mod groups;
 pub mod hnsw;
 pub mod matrix;
 pub mod mmr;
+pub mod multivector;
 pub mod optimizer;
 pub mod params;
 pub mod payload;

@@ -23,9 +23,56 @@ pub struct VectorParams {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub on_disk: Option<bool>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub datatype: Option<String>,
+    pub datatype: Option<Datatype>,
+    /// Set when each point holds a list of rows of `size` (a multivector).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub multivector_config: Option<serde_json::Value>,
+    pub multivector_config: Option<MultiVectorConfig>,
+}
+
+/// How a dense vector's components are stored. Helio keeps every value as
+/// an f32 but rounds it as Qdrant's storage would, so that reads and
+/// scores match: `uint8` truncates towards zero and saturates to 0..=255
+/// (Qdrant's float-to-byte cast), `float16` rounds to half precision.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Datatype {
+    #[default]
+    Float32,
+    Uint8,
+    Float16,
+}
+
+impl Datatype {
+    /// Rounds `v` to what this datatype can hold.
+    pub fn round(self, v: &mut [f32]) {
+        match self {
+            Datatype::Float32 => {}
+            Datatype::Uint8 => v.iter_mut().for_each(|x| *x = f32::from(*x as u8)),
+            Datatype::Float16 => v
+                .iter_mut()
+                .for_each(|x| *x = half::f16::from_f32(*x).to_f32()),
+        }
+    }
+
+    /// The first component this datatype cannot hold as a finite value.
+    pub fn unrepresentable(self, v: &[f32]) -> Option<usize> {
+        match self {
+            Datatype::Float16 => v.iter().position(|x| !half::f16::from_f32(*x).is_finite()),
+            _ => None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MultiVectorConfig {
+    pub comparator: MultiVectorComparator,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MultiVectorComparator {
+    MaxSim,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -314,6 +361,41 @@ impl VectorParams {
     }
 }
 
+impl VectorParams {
+    pub fn is_multi(&self) -> bool {
+        self.multivector_config.is_some()
+    }
+
+    /// A vector as stored: rounded to the datatype and, for Cosine, scaled
+    /// to unit length. A `uint8` vector is rounded before it is normalised
+    /// (so its scores are the cosine of the byte values, as in Qdrant), a
+    /// `float16` one after.
+    pub fn to_stored(&self, v: &mut [f32]) {
+        self.convert(v, true);
+    }
+
+    /// A query as compared with stored vectors: as [`Self::to_stored`],
+    /// except that a Cosine `uint8` query is not rounded to bytes, since a
+    /// query by point id is a stored vector that is already normalised
+    /// (and cosine ignores the scale anyway).
+    pub fn to_query(&self, v: &mut [f32]) {
+        self.convert(v, self.distance != Distance::Cosine);
+    }
+
+    fn convert(&self, v: &mut [f32], bytes: bool) {
+        let datatype = self.datatype.unwrap_or_default();
+        if datatype == Datatype::Uint8 && bytes {
+            datatype.round(v);
+        }
+        if self.distance == Distance::Cosine {
+            super::distance::normalize(v);
+        }
+        if datatype == Datatype::Float16 {
+            datatype.round(v);
+        }
+    }
+}
+
 impl CollectionConfig {
     /// Qdrant's defaults for everything but the vectors.
     pub fn new(vectors: VectorParams) -> CollectionConfig {
@@ -381,8 +463,12 @@ impl CollectionConfig {
 
     /// The vector `using` names: the unnamed one when omitted.
     pub fn kind_of(&self, name: &str) -> Result<VectorKind> {
-        if self.dense_params(name).is_some() {
-            Ok(VectorKind::Dense)
+        if let Some(p) = self.dense_params(name) {
+            Ok(if p.is_multi() {
+                VectorKind::Multi
+            } else {
+                VectorKind::Dense
+            })
         } else if self.sparse_params(name).is_some() {
             Ok(VectorKind::Sparse)
         } else {
@@ -424,12 +510,11 @@ impl CollectionConfig {
             if p.size == 0 || p.size > 65_536 {
                 return Err(bad("vector size must be between 1 and 65536"));
             }
-            if p.multivector_config.as_ref().is_some_and(|m| !m.is_null()) {
-                return Err(bad(
-                    "multivector_config is not supported by this Helio release yet",
-                ));
+            // A multivector is scored exactly, never through a graph: any
+            // graph settings are accepted, m = 0 (Qdrant's "no graph") too.
+            if !(p.is_multi() && self.graph_hnsw(name).m == 0) {
+                self.graph_hnsw(name).validate()?;
             }
-            self.graph_hnsw(name).validate()?;
             if self.sparse_params(name).is_some() {
                 return Err(EngineError::BadRequest(format!(
                     "vector name `{name}` is used by both a dense and a sparse vector"
@@ -449,11 +534,12 @@ impl CollectionConfig {
     }
 }
 
-/// Dense or sparse: decides which index a query goes to.
+/// Dense, sparse or multivector: decides which index a query goes to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum VectorKind {
     Dense,
     Sparse,
+    Multi,
 }
 
 fn kb_to_points(kb: usize, dim: usize) -> usize {

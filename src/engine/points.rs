@@ -11,10 +11,11 @@ use roaring::RoaringBitmap;
 
 use super::filter::PointView;
 use super::hnsw::FrozenGraph;
+use super::multivector::MultiSpace;
 use super::payload_index::PayloadIndexes;
 use super::sparse::SparseIndex;
 use super::storage::Arena;
-use super::types::{Distance, NamedVectors, Offset, Payload, PointId, SparseVector, VectorData};
+use super::types::{Distance, NamedVectors, Offset, Payload, PointId, VectorData};
 
 /// What is stored about a live point, by offset.
 #[derive(Debug, Clone)]
@@ -84,6 +85,7 @@ pub struct Points {
     pub indexes: PayloadIndexes,
     pub dense: BTreeMap<String, DenseSpace>,
     pub sparse: BTreeMap<String, SparseIndex>,
+    pub multi: BTreeMap<String, MultiSpace>,
 }
 
 impl Points {
@@ -106,11 +108,14 @@ impl Points {
         })
     }
 
-    /// Whether the point at `offset` has the vector `name`, dense or sparse.
+    /// Whether the point at `offset` has the vector `name`, of any kind.
     pub fn has_vector(&self, offset: Offset, name: &str) -> bool {
         match self.dense.get(name) {
             Some(space) => space.present.contains(offset),
-            None => self.sparse.get(name).is_some_and(|s| s.contains(offset)),
+            None => {
+                self.sparse.get(name).is_some_and(|s| s.contains(offset))
+                    || self.multi.get(name).is_some_and(|m| m.contains(offset))
+            }
         }
     }
 
@@ -128,18 +133,24 @@ impl Points {
                 out.insert(name.clone(), VectorData::Sparse(v.clone()));
             }
         }
+        for (name, space) in &self.multi {
+            if let Some(v) = space.get(offset) {
+                out.insert(name.clone(), VectorData::Multi(v.clone()));
+            }
+        }
         out
     }
 
     /// Makes `offset` the live home of `slot`, replacing any older offset of
     /// the same id. The dense vectors named in `dense` must already be in
-    /// their arenas at `offset`.
+    /// their arenas at `offset`; `held` are the sparse and multivectors,
+    /// which live in memory.
     pub fn insert(
         &mut self,
         offset: Offset,
         slot: Slot,
         dense: &[&str],
-        sparse: Vec<(String, SparseVector)>,
+        held: Vec<(String, VectorData)>,
     ) {
         if let Some(old) = self.ids.get(&slot.id).copied() {
             self.remove_offset(old);
@@ -158,9 +169,19 @@ impl Points {
                 space.tail.insert(offset);
             }
         }
-        for (name, vector) in sparse {
-            if let Some(index) = self.sparse.get_mut(&name) {
-                index.insert(offset, vector);
+        for (name, vector) in held {
+            match vector {
+                VectorData::Sparse(v) => {
+                    if let Some(index) = self.sparse.get_mut(&name) {
+                        index.insert(offset, v);
+                    }
+                }
+                VectorData::Multi(v) => {
+                    if let Some(space) = self.multi.get_mut(&name) {
+                        space.insert(offset, v);
+                    }
+                }
+                VectorData::Dense(_) => {}
             }
         }
     }
@@ -191,6 +212,9 @@ impl Points {
         }
         for index in self.sparse.values_mut() {
             index.remove(offset);
+        }
+        for space in self.multi.values_mut() {
+            space.remove(offset);
         }
     }
 

@@ -22,7 +22,7 @@ use super::payload::PayloadSelector;
 use super::points::Points;
 use super::scroll::{ordered, sample_pool, OrderBy};
 use super::search::{best_first, Prepared, QueryVector, SearchRequest};
-use super::types::{Offset, PointId, VectorData, VectorSelector};
+use super::types::{Offset, PointId, VectorSelector};
 
 /// Qdrant's default `k` for reciprocal rank fusion: small, so the first
 /// places of each list weigh much more than the tail.
@@ -437,8 +437,7 @@ impl Collection {
             .get(id)
             .ok_or_else(|| EngineError::NotFound(format!("No point with id {id} found")))?;
         match points.vectors(*offset).remove(using) {
-            Some(VectorData::Dense(v)) => Ok(QueryVector::Dense(v)),
-            Some(VectorData::Sparse(v)) => Ok(QueryVector::Sparse(v)),
+            Some(v) => Ok(QueryVector::from(v)),
             None => Err(EngineError::BadRequest(format!(
                 "Wrong input: point {id} has no vector `{using}`"
             ))),
@@ -556,7 +555,7 @@ impl Recommendation {
             for v in list {
                 let QueryVector::Dense(v) = v else {
                     return Err(EngineError::BadRequest(
-                        "Wrong input: the average_vector strategy needs dense vectors; use best_score or sum_scores for sparse ones".into(),
+                        "Wrong input: the average_vector strategy needs dense vectors; use best_score or sum_scores for sparse and multivectors".into(),
                     ));
                 };
                 match &mut sum {

@@ -10,21 +10,35 @@ use std::cmp::Ordering;
 use std::collections::HashSet;
 use std::sync::Arc;
 
-use super::collection::{check_vector, Collection, Record};
+use super::collection::{check_vector, wrong_multi, Collection, Record};
 use super::distance;
 use super::error::{EngineError, Result};
 use super::filter::Filter;
+use super::multivector::MultiVector;
 use super::params::{CollectionConfig, VectorKind};
 use super::payload::PayloadSelector;
 use super::payload_index::Candidates;
 use super::points::{DenseSpace, Points, Segment};
-use super::types::{Distance, Offset, PointId, SparseVector, VectorSelector};
+use super::types::{Distance, Offset, PointId, SparseVector, VectorData, VectorSelector};
 
-/// What a query vector is compared with: a dense vector or a sparse one.
+/// What a query vector is compared with: a dense vector, a sparse one or
+/// a multivector.
 #[derive(Debug, Clone, PartialEq)]
 pub enum QueryVector {
     Dense(Vec<f32>),
     Sparse(SparseVector),
+    Multi(MultiVector),
+}
+
+/// A stored vector searched with, as a query by point id does.
+impl From<VectorData> for QueryVector {
+    fn from(v: VectorData) -> QueryVector {
+        match v {
+            VectorData::Dense(v) => QueryVector::Dense(v),
+            VectorData::Sparse(v) => QueryVector::Sparse(v),
+            VectorData::Multi(v) => QueryVector::Multi(v),
+        }
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -92,14 +106,24 @@ const SAMPLE: usize = 256;
 /// A query prepared against one vector name: normalised for Cosine,
 /// IDF-weighted for sparse vectors with the modifier.
 pub(super) enum Prepared {
-    Dense { query: Vec<f32>, distance: Distance },
+    Dense {
+        query: Vec<f32>,
+        distance: Distance,
+    },
     Sparse(SparseVector),
+    /// Rows normalised for Cosine; scored by MaxSim.
+    Multi {
+        query: MultiVector,
+        distance: Distance,
+    },
 }
 
 impl Prepared {
     pub(super) fn higher_is_better(&self) -> bool {
         match self {
-            Prepared::Dense { distance, .. } => distance.higher_is_better(),
+            Prepared::Dense { distance, .. } | Prepared::Multi { distance, .. } => {
+                distance.higher_is_better()
+            }
             Prepared::Sparse(_) => true,
         }
     }
@@ -113,6 +137,10 @@ impl Prepared {
         let s = self.score(points, using, offset)?;
         Some(match self {
             Prepared::Dense {
+                distance: Distance::Euclid,
+                ..
+            }
+            | Prepared::Multi {
                 distance: Distance::Euclid,
                 ..
             } => -(s * s),
@@ -132,6 +160,7 @@ impl Prepared {
                     .then(|| distance::score(*distance, space.arena.get(offset), query))
             }
             Prepared::Sparse(q) => points.sparse.get(using)?.score(offset, q),
+            Prepared::Multi { query, .. } => points.multi.get(using)?.score(offset, query),
         }
     }
 }
@@ -160,18 +189,50 @@ impl Collection {
         using: &str,
         vector: &QueryVector,
     ) -> Result<Prepared> {
-        match (config.kind_of(using)?, vector) {
+        let kind = config.kind_of(using)?;
+        // A plain vector searches a multivector field as one row, as in Qdrant.
+        let rows = match (kind, vector) {
+            (VectorKind::Multi, QueryVector::Multi(m)) => Some(m.clone()),
+            (VectorKind::Multi, QueryVector::Dense(v)) => Some(MultiVector::single(v.clone())),
+            _ => None,
+        };
+        if let Some(mut query) = rows {
+            let params = config.dense_params(using).expect("kind_of checked it");
+            if query.is_empty() {
+                return Err(EngineError::VectorDimension {
+                    expected: params.size,
+                    got: 0,
+                });
+            }
+            for row in query.rows_mut() {
+                check_vector(row, params.size)?;
+                params.to_query(row);
+            }
+            return Ok(Prepared::Multi {
+                query,
+                distance: params.distance,
+            });
+        }
+        match (kind, vector) {
             (VectorKind::Dense, QueryVector::Dense(v)) => {
                 let params = config.dense_params(using).expect("kind_of checked it");
                 check_vector(v, params.size)?;
                 let mut query = v.clone();
-                if params.distance == Distance::Cosine {
-                    distance::normalize(&mut query);
-                }
+                params.to_query(&mut query);
                 Ok(Prepared::Dense {
                     query,
                     distance: params.distance,
                 })
+            }
+            (VectorKind::Dense, QueryVector::Multi(_)) => Err(wrong_multi(using, true)),
+            (VectorKind::Multi, _) | (VectorKind::Sparse, QueryVector::Multi(_)) => {
+                Err(EngineError::BadRequest(format!(
+                    "Wrong input: vector `{using}` is {}; this query cannot search it",
+                    match kind {
+                        VectorKind::Sparse => "sparse",
+                        _ => "a multivector",
+                    }
+                )))
             }
             (VectorKind::Sparse, QueryVector::Sparse(v)) => {
                 let idf = config.sparse_params(using).is_some_and(|p| p.idf());
@@ -222,7 +283,7 @@ impl Collection {
                 ef.max(FILTERED_EF),
                 points.len(),
             ),
-            Prepared::Sparse(_) => usize::MAX,
+            Prepared::Sparse(_) | Prepared::Multi { .. } => usize::MAX,
         };
         // What the payload indexes can say about the filter, computed once:
         // a superset of the matching points, maybe exact. Testing a bitmap
@@ -261,6 +322,20 @@ impl Collection {
         let mut found: Vec<(Offset, f32)> = match &prepared {
             Prepared::Sparse(query) => match points.sparse.get(&req.using) {
                 Some(index) => index.search(query, accept),
+                None => Vec::new(),
+            },
+            // No graph over multivectors: every matching point is scored.
+            Prepared::Multi { query, .. } => match points.multi.get(&req.using) {
+                Some(space) => {
+                    let pool = match &req.filter {
+                        Some(f) => self.matching(points, f, candidates.clone()),
+                        None => points.live.clone(),
+                    };
+                    pool.iter()
+                        .filter(|o| !excluded.contains(o))
+                        .filter_map(|o| space.score(o, query).map(|s| (o, s)))
+                        .collect()
+                }
                 None => Vec::new(),
             },
             Prepared::Dense { query, distance } => {

@@ -230,6 +230,17 @@ impl StrictModeConfig {
         Self::within(points.len(), self.upsert_max_batchsize, what)?;
         for vectors in points {
             for (name, data) in vectors {
+                if let (VectorData::Multi(m), Some(max)) = (data, self.multivector_max_rows(name)) {
+                    if m.len() > max {
+                        return Err(refusal(
+                            format!(
+                                "Multivector '{name}' has a limit of {max} vectors, but {} were provided!",
+                                m.len()
+                            ),
+                            "Send fewer rows or raise the limit.",
+                        ));
+                    }
+                }
                 if let (VectorData::Sparse(s), Some(max)) = (data, self.sparse_max_length(name)) {
                     if s.indices.len() > max {
                         return Err(refusal(
@@ -251,7 +262,7 @@ impl StrictModeConfig {
     }
 
     /// The largest number of rows a multivector `name` may have.
-    pub fn multivector_max_rows(&self, name: &str) -> Option<usize> {
+    fn multivector_max_rows(&self, name: &str) -> Option<usize> {
         self.multivector_config.as_ref()?.get(name)?.max_vectors
     }
 }

@@ -144,11 +144,12 @@ impl SparseVector {
     }
 }
 
-/// One vector of a point: dense floats or a sparse vector.
+/// One vector of a point: dense floats, a sparse vector or a multivector.
 #[derive(Debug, Clone, PartialEq)]
 pub enum VectorData {
     Dense(Vec<f32>),
     Sparse(SparseVector),
+    Multi(super::multivector::MultiVector),
 }
 
 /// A point's vectors by name; the unnamed dense vector is named `""`.

@@ -14,6 +14,7 @@ use std::sync::Arc;
 
 use super::collection::{arena_dir, json, parse_meta, Collection};
 use super::error::{EngineError, Result};
+use super::multivector::MultiSpace;
 use super::params::{SparseVectorParams, VectorParams, VectorsConfig};
 use super::points::DenseSpace;
 use super::sparse::SparseIndex;
@@ -75,6 +76,7 @@ impl Collection {
         let mut since = since(&self.store)?;
         since.insert(name.to_string(), writer.next_offset);
         let space = match &vector {
+            NewVector::Dense(params) if params.is_multi() => None,
             NewVector::Dense(params) => {
                 // A leftover arena of an earlier vector of this name is
                 // stale: start empty.
@@ -96,11 +98,16 @@ impl Collection {
         )?;
         {
             let mut points = self.points.write();
-            match space {
-                Some(space) => {
+            match (space, &vector) {
+                (Some(space), _) => {
                     points.dense.insert(name.to_string(), space);
                 }
-                None => {
+                (None, NewVector::Dense(params)) => {
+                    points
+                        .multi
+                        .insert(name.to_string(), MultiSpace::new(params.distance));
+                }
+                (None, NewVector::Sparse(_)) => {
                     points
                         .sparse
                         .insert(name.to_string(), SparseIndex::default());
@@ -147,6 +154,7 @@ impl Collection {
         }
         let mut points = self.points.write();
         let removed = if dense {
+            points.multi.remove(name);
             points.dense.remove(name)
         } else {
             points.sparse.remove(name);

@@ -218,3 +218,20 @@ def test_bad_config_is_a_422(helio_url, collection_name, client):
     r = httpx.patch(f"{helio_url}/collections/{collection_name}", json={"strict_mode_config": {"max_query_limit": "ten"}})
     assert r.status_code == 422, r.text
     assert "strict_mode_config" in r.json()["status"]["error"]
+
+
+def test_multivector_rows(client, collection_name):
+    client.create_collection(
+        collection_name,
+        vectors_config={"colbert": models.VectorParams(size=2, distance=models.Distance.DOT, multivector_config=models.MultiVectorConfig(comparator=models.MultiVectorComparator.MAX_SIM))},
+    )
+    client.update_collection(
+        collection_name,
+        strict_mode_config=models.StrictModeConfig(enabled=True, multivector_config={"colbert": models.StrictModeMultivector(max_vectors=2)}),
+    )
+    client.upsert(collection_name, points=[models.PointStruct(id=1, vector={"colbert": [[1.0, 0.0], [0.0, 1.0]]})], wait=True)
+    refused(
+        lambda: client.upsert(collection_name, points=[models.PointStruct(id=2, vector={"colbert": [[1.0, 0.0]] * 3})], wait=True),
+        "Multivector 'colbert' has a limit of 2 vectors, but 3 were provided!",
+    )
+    assert client.count(collection_name).count == 1

@@ -85,3 +85,24 @@ def test_an_unnamed_vector_collection_takes_sparse_but_not_named_dense(client, c
     client.upsert(collection_name, points=[models.PointStruct(id=2, vector={"": [0.5, 0.5], "s": models.SparseVector(indices=[1], values=[2.0])})], wait=True)
     assert [h.id for h in client.query_points(collection_name, query=models.SparseVector(indices=[1], values=[1.0]), using="s").points] == [2]
     assert [h.id for h in client.query_points(collection_name, query=[1.0, 1.0]).points] == [1, 2]
+
+
+def test_add_a_multivector(client, collection_name):
+    client.create_collection(collection_name, vectors_config={"text": models.VectorParams(size=2, distance=models.Distance.DOT)})
+    client.upsert(collection_name, points=[models.PointStruct(id=1, vector={"text": [1.0, 0.0]})], wait=True)
+    client.create_vector_name(
+        collection_name,
+        "colbert",
+        models.DenseVectorNameConfig(
+            dense=models.DenseVectorConfig(
+                size=2, distance=models.Distance.DOT,
+                multivector_config=models.MultiVectorConfig(comparator=models.MultiVectorComparator.MAX_SIM),
+            )
+        ),
+    )
+    client.upsert(collection_name, points=[models.PointStruct(id=2, vector={"text": [0.0, 1.0], "colbert": [[1.0, 0.0], [0.0, 2.0]]})], wait=True)
+    hits = client.query_points(collection_name, query=[[1.0, 1.0], [0.0, 1.0]], using="colbert").points
+    # MaxSim: max(1, 2) + max(0, 2) = 4; point 1 lacks the vector.
+    assert [(h.id, h.score) for h in hits] == [(2, 4.0)]
+    client.delete_vector_name(collection_name, "colbert")
+    assert set(client.retrieve(collection_name, [2], with_vectors=True)[0].vector) == {"text"}
