@@ -260,7 +260,7 @@ impl Collection {
 
         let mut found: Vec<(Offset, f32)> = match &prepared {
             Prepared::Sparse(query) => match points.sparse.get(&req.using) {
-                Some(index) => index.search(query, accept),
+                Some(index) => index.top_k(query, k, accept),
                 None => Vec::new(),
             },
             Prepared::Dense { query, distance } => {
