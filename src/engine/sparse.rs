@@ -32,7 +32,7 @@ use super::types::{Offset, SparseVector};
 /// One index's postings with the bounds of their weights.
 #[derive(Debug)]
 struct Postings {
-    /// (offset, weight) in insertion order; may hold entries of removed points.
+    /// (offset, weight) by offset; may hold entries of removed points.
     entries: Vec<(Offset, f32)>,
     /// The largest and smallest weight ever posted (removed points' too, so
     /// bounds, not exact extremes, until the next sweep).
@@ -50,7 +50,15 @@ impl Postings {
     }
 
     fn push(&mut self, offset: Offset, weight: f32) {
-        self.entries.push((offset, weight));
+        // Kept in offset order for `seek`. Offsets grow, so this is an
+        // append unless a batch was published out of order.
+        match self.entries.last() {
+            Some(&(last, _)) if last > offset => {
+                let at = self.entries.partition_point(|e| e.0 < offset);
+                self.entries.insert(at, (offset, weight));
+            }
+            _ => self.entries.push((offset, weight)),
+        }
         self.max = self.max.max(weight);
         self.min = self.min.min(weight);
     }
@@ -179,6 +187,19 @@ fn floor_of(heap: &BinaryHeap<Ranked>, k: usize) -> f32 {
         Some(worst) if heap.len() >= k => worst.score,
         _ => f32::NEG_INFINITY,
     }
+}
+
+/// The first position from `from` on whose offset is at least `target`,
+/// galloping: cheap for a near target, logarithmic for a far one.
+fn seek(entries: &[(Offset, f32)], from: usize, target: Offset) -> usize {
+    let (mut lo, mut hi, mut step) = (from, from, 1);
+    while hi < entries.len() && entries[hi].0 < target {
+        lo = hi + 1;
+        hi += step;
+        step *= 2;
+    }
+    let hi = hi.min(entries.len());
+    lo + entries[lo..hi].partition_point(|e| e.0 < target)
 }
 
 /// One query term during a top-k search.
@@ -464,33 +485,63 @@ impl SparseIndex {
             floor = floor_of(&heap, k);
         }
 
-        // Phase 2: the terms from `done` on add at most `left`. A point
-        // whose partial score plus `left` stays below the floor cannot
-        // rank; the others are scored exactly, best partial first, until
-        // the next one's bound is below the `k`-th exact score.
+        // Phase 2: the terms from `done` on add at most `left`, so only a
+        // point whose partial score plus `left` reaches the floor can rank.
+        // The best by partial score are scored exactly first, to raise the
+        // floor; then every other such point, in offset order, looks up
+        // the remaining terms in their lists (largest bound first, each
+        // list's cursor moving forward only), and is dropped as soon as
+        // what it has plus what the terms after could add is below the
+        // floor. Survivors are scored from their vectors.
         let left = rest[done];
-        let mut candidates: Vec<(f32, Offset)> = touched
-            .iter()
-            .filter(|&&o| state[o as usize] & (CHECKED | ACCEPTED) != CHECKED)
-            .map(|&o| (scores[o as usize], o))
-            .filter(|&(p, _)| loose(p + left) >= floor)
-            .collect();
-        candidates.sort_unstable_by(|a, b| b.0.total_cmp(&a.0));
+        let rest = &rest[done..];
+        let terms = &terms[done..];
         let mut best: BinaryHeap<Ranked> = BinaryHeap::with_capacity(k + 1);
-        for (partial, o) in candidates {
-            if loose(partial + left) < floor_of(&best, k) {
-                break;
-            }
-            if !admit(o, state) {
-                continue;
-            }
+        let exact = |o: Offset, best: &mut BinaryHeap<Ranked>, floor: &mut f32| {
             if let Some(doc) = self.docs.get(&o) {
                 // The same sum, in the same order, as `search` computes.
                 let r = Ranked {
                     score: doc.dot(query),
                     offset: o,
                 };
-                keep_best(&mut best, k, r);
+                keep_best(best, k, r);
+                *floor = floor.max(floor_of(best, k));
+            }
+        };
+        for r in heap.iter() {
+            exact(r.offset, &mut best, &mut floor);
+        }
+        let open = |o: Offset| {
+            let st = state[o as usize];
+            st & IN_HEAP == 0 && st & (CHECKED | ACCEPTED) != CHECKED && st != 0
+        };
+        let mut candidates: Vec<Offset> = if touched.len() * 8 > self.bound {
+            // Most of the collection: reading the arrays in order is
+            // cheaper than sorting what was touched.
+            (0..self.bound as Offset).filter(|&o| open(o)).collect()
+        } else {
+            let mut c: Vec<Offset> = touched.iter().copied().filter(|&o| open(o)).collect();
+            c.sort_unstable();
+            c
+        };
+        candidates.retain(|&o| loose(scores[o as usize] + left) >= floor);
+        let mut cursors = vec![0usize; terms.len()];
+        'points: for o in candidates {
+            let mut s = scores[o as usize];
+            for (j, term) in terms.iter().enumerate() {
+                if loose(s + rest[j]) < floor {
+                    continue 'points;
+                }
+                let at = seek(term.entries, cursors[j], o);
+                cursors[j] = at;
+                if let Some(&(p, w)) = term.entries.get(at) {
+                    if p == o {
+                        s += term.weight * w;
+                    }
+                }
+            }
+            if loose(s) >= floor && admit(o, state) {
+                exact(o, &mut best, &mut floor);
             }
         }
         ranked(best)
