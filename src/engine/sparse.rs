@@ -380,9 +380,8 @@ impl SparseIndex {
             .collect();
         if k >= self.docs.len() || terms.iter().any(|t| t.bound.is_nan()) {
             let mut all = self.search(query, accept);
-            let cmp = |a: &(Offset, f32), b: &(Offset, f32)| {
-                b.1.total_cmp(&a.1).then(a.0.cmp(&b.0))
-            };
+            let cmp =
+                |a: &(Offset, f32), b: &(Offset, f32)| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0));
             if all.len() > k {
                 all.select_nth_unstable_by(k - 1, cmp);
                 all.truncate(k);
@@ -719,7 +718,8 @@ mod tests {
             // Delete a share of the points (past half, the postings are
             // swept and the bounds recomputed); update some (new offsets).
             let removed = [0.1, 0.6][case % 2];
-            for o in 0..next {
+            let inserted = next;
+            for o in 0..inserted {
                 if rng.gen::<f64>() < removed {
                     index.remove(o);
                     if let Some(v) = live.remove(&o) {
@@ -736,7 +736,9 @@ mod tests {
                     .map(|_| (term(&mut rng), 1.0 - rng.gen::<f32>()))
                     .collect();
                 if kind == 1 {
-                    pairs.iter_mut().for_each(|p| p.1 = [0.5, 1.0][(p.1 > 0.5) as usize]);
+                    pairs
+                        .iter_mut()
+                        .for_each(|p| p.1 = [0.5, 1.0][(p.1 > 0.5) as usize]);
                 }
                 pairs.push((5_000, 1.0)); // an index no point has
                 pairs.sort_by_key(|p| p.0);
@@ -744,7 +746,7 @@ mod tests {
                 let q = index.weigh(&sv(&pairs), rng.gen());
                 let k = rng.gen_range(1..40);
                 let modulus = [1, 3, 50][rng.gen_range(0..3)];
-                let accept = |o: Offset| o % modulus == 0;
+                let accept = |o: Offset| o.is_multiple_of(modulus);
                 let found = index.top_k(&q, k, accept);
                 let expected = brute_top_k(&live, &q, k, accept);
                 let ids = |v: &[(Offset, f32)]| v.iter().map(|r| r.0).collect::<Vec<_>>();
