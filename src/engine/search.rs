@@ -321,7 +321,7 @@ impl Collection {
 
         let mut found: Vec<(Offset, f32)> = match &prepared {
             Prepared::Sparse(query) => match points.sparse.get(&req.using) {
-                Some(index) => index.search(query, accept),
+                Some(index) => index.top_k(query, k, accept),
                 None => Vec::new(),
             },
             // No graph over multivectors: every matching point is scored.
