@@ -366,6 +366,15 @@ impl Collection {
                         let present = |o: Offset| space.present.contains(o) && accept(o);
 
                         for segment in &space.segments {
+                            // A segment no larger than the beam is scanned:
+                            // the walk would visit every node it can reach
+                            // anyway, and a scan reaches the nodes pruned
+                            // links can leave without an incoming edge.
+                            if segment.members.len() as usize <= ef {
+                                let pool = segment.members.iter().filter(|&o| present(o));
+                                found.extend(score_exact(space, query, pool, *distance));
+                                continue;
+                            }
                             found.extend(segment.graph.search(
                                 space.arena.as_ref(),
                                 query,
