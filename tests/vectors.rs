@@ -156,6 +156,20 @@ fn named_and_sparse_vectors_are_indexed_and_survive_kill_9() {
     assert_eq!(top(false), top(true));
 }
 
+/// Adds a dense vector `b` and a sparse vector `s` to collection `c`.
+fn add_b_and_s(s: &Server) {
+    s.ok(
+        "PUT",
+        "/collections/c/vectors/b",
+        Some(json!({"dense": {"size": 3, "distance": "Euclid"}})),
+    );
+    s.ok(
+        "PUT",
+        "/collections/c/vectors/s",
+        Some(json!({"sparse": {}})),
+    );
+}
+
 #[test]
 fn vector_names_added_and_dropped_survive_kill_9() {
     let dir = tempfile::tempdir().unwrap();
@@ -177,16 +191,7 @@ fn vector_names_added_and_dropped_survive_kill_9() {
         &s,
         json!([{"id": 1, "vector": {"a": [1, 0]}}, {"id": 2, "vector": {"a": [0, 1]}}]),
     );
-    s.ok(
-        "PUT",
-        "/collections/c/vectors/b",
-        Some(json!({"dense": {"size": 3, "distance": "Euclid"}})),
-    );
-    s.ok(
-        "PUT",
-        "/collections/c/vectors/s",
-        Some(json!({"sparse": {}})),
-    );
+    add_b_and_s(&s);
     put(
         &s,
         json!([{"id": 3, "vector": {"a": [1, 1], "b": [0, 0, 1], "s": {"indices": [4], "values": [1.0]}}}]),
@@ -226,16 +231,7 @@ fn vector_names_added_and_dropped_survive_kill_9() {
         info["config"]["params"]["sparse_vectors"].is_null(),
         "{info}"
     );
-    s.ok(
-        "PUT",
-        "/collections/c/vectors/b",
-        Some(json!({"dense": {"size": 3, "distance": "Euclid"}})),
-    );
-    s.ok(
-        "PUT",
-        "/collections/c/vectors/s",
-        Some(json!({"sparse": {}})),
-    );
+    add_b_and_s(&s);
     s.kill();
     let s = Server::start(&storage);
     assert_eq!((with(&s, "a"), with(&s, "b"), with(&s, "s")), (3, 0, 0));
