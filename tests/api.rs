@@ -678,3 +678,71 @@ fn strict_mode_is_enforced_and_survives_a_restart() {
     );
     assert_eq!(code, 200);
 }
+
+#[test]
+fn formula_and_order_by_rescore_a_prefetch() {
+    let (_dir, s) = server();
+    s.create("f", 2, "Dot");
+    let points: Vec<Value> = [(1u64, 0.9, 10.0), (2, 0.8, 50.0), (3, 0.1, 5.0)]
+        .iter()
+        .map(|&(id, x, stock)| json!({"id": id, "vector": [x, 0.0], "payload": {"stock": stock}}))
+        .collect();
+    s.ok(
+        "PUT",
+        "/collections/f/points?wait=true",
+        Some(json!({"points": points})),
+    );
+    let prefetch = json!({"query": [1.0, 0.0], "limit": 3});
+    // $score + 0.01 × stock: 0.9 + 0.1, 0.8 + 0.5, 0.1 + 0.05.
+    let found = s.ok(
+        "POST",
+        "/collections/f/points/query",
+        Some(json!({"prefetch": prefetch, "query": {"formula": {"sum": ["$score", {"mult": [0.01, "stock"]}]}}})),
+    );
+    let scored: Vec<(u64, f64)> = found["points"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| (p["id"].as_u64().unwrap(), p["score"].as_f64().unwrap()))
+        .collect();
+    assert_eq!(scored.iter().map(|p| p.0).collect::<Vec<_>>(), [2, 1, 3]);
+    for ((_, got), want) in scored.iter().zip([1.3, 1.0, 0.15]) {
+        assert!((got - want).abs() < 1e-5, "{scored:?}");
+    }
+    // order_by over the same prefetch needs a range index on the key,
+    // as in Qdrant; then it lists the prefetched points by stock.
+    let by_stock =
+        json!({"prefetch": prefetch, "query": {"order_by": {"key": "stock", "direction": "desc"}}});
+    let (code, body) = s.call(
+        "POST",
+        "/collections/f/points/query",
+        Some(by_stock.clone()),
+    );
+    assert_eq!(code, 400, "{body}");
+    assert!(body["status"]["error"]
+        .as_str()
+        .unwrap()
+        .contains("No range index"));
+    s.ok(
+        "PUT",
+        "/collections/f/index?wait=true",
+        Some(json!({"field_name": "stock", "field_schema": "float"})),
+    );
+    let ordered = s.ok("POST", "/collections/f/points/query", Some(by_stock));
+    assert_eq!(ids(&ordered["points"]), [2, 1, 3]);
+    // Errors: no prefetch, a variable with no value and no default.
+    for (body, says) in [
+        (json!({"query": {"formula": "$score"}}), "without prefetch"),
+        (
+            json!({"prefetch": prefetch, "query": {"formula": {"mult": ["$score", "missing"]}}}),
+            "missing",
+        ),
+    ] {
+        let (code, answer) = s.call("POST", "/collections/f/points/query", Some(body));
+        assert_eq!(code, 400, "{answer}");
+        assert!(
+            answer["status"]["error"].as_str().unwrap().contains(says),
+            "{answer}"
+        );
+    }
+}
