@@ -267,15 +267,9 @@ impl Collection {
                 exploration.score_pool(points, &stage.using, pool, stage.limit)
             }
             Some(Query::Formula(f)) => formula::rescore(points, f, &lists, stage.limit)?,
-            Some(Query::OrderBy(order)) => {
-                let pool = union(&lists).into_iter().map(|(o, _)| o);
-                let entries = ordered(points, order, pool, stage.limit)?;
-                return Ok(entries.into_iter().map(|(o, _)| (o, 0.0)).collect());
-            }
-            Some(Query::Sample) => {
-                let pool: Vec<Offset> = union(&lists).into_iter().map(|(o, _)| o).collect();
-                let picks = sample_pool(&pool, stage.limit);
-                return Ok(picks.into_iter().map(|o| (o, 0.0)).collect());
+            Some(q @ (Query::OrderBy(_) | Query::Sample)) => {
+                let pool = union(&lists).into_iter().map(|(o, _)| o).collect();
+                return listed(points, q, pool, stage.limit);
             }
         };
         if let Some(t) = stage.score_threshold {
@@ -381,15 +375,9 @@ impl Collection {
                     "cannot apply Formula without prefetches".into(),
                 ))
             }
-            Some(Query::OrderBy(order)) => {
-                let pool = self.filtered(points, filter.as_ref());
-                let entries = ordered(points, order, pool, stage.limit)?;
-                return Ok(entries.into_iter().map(|(o, _)| (o, 0.0)).collect());
-            }
-            Some(Query::Sample) => {
-                let pool: Vec<Offset> = self.filtered(points, filter.as_ref()).iter().collect();
-                let picks = sample_pool(&pool, stage.limit);
-                return Ok(picks.into_iter().map(|o| (o, 0.0)).collect());
+            Some(q @ (Query::OrderBy(_) | Query::Sample)) => {
+                let pool = self.filtered(points, filter.as_ref()).iter().collect();
+                return listed(points, q, pool, stage.limit);
             }
             None => {
                 // Points in id order, as Qdrant answers a query without one.
@@ -694,6 +682,24 @@ pub fn fuse(fusion: &Fusion, lists: &[Vec<(Offset, f32)>]) -> Result<Vec<(Offset
     let n = fused.len();
     best_first(&mut fused, n, true);
     Ok(fused)
+}
+
+/// An `order_by` or `sample` stage over `pool`: the points it lists, each
+/// with score 0 (a listing has no score).
+fn listed(
+    points: &Points,
+    query: &Query,
+    pool: Vec<Offset>,
+    limit: usize,
+) -> Result<Vec<(Offset, f32)>> {
+    let picked: Vec<Offset> = match query {
+        Query::OrderBy(order) => ordered(points, order, pool, limit)?
+            .into_iter()
+            .map(|(o, _)| o)
+            .collect(),
+        _ => sample_pool(&pool, limit),
+    };
+    Ok(picked.into_iter().map(|o| (o, 0.0)).collect())
 }
 
 #[cfg(test)]
