@@ -116,6 +116,57 @@ def test_sparse_model_into_dense_vector_is_refused(inference_client, collection_
     assert "sparse" in e.value.content.decode()
 
 
+def test_documents_in_recommend_discover_and_context(inference_client, helio_url, collection_name):
+    """Documents as recommend examples, discover target and context pairs
+    rank exactly as the same queries with the vectors the server computes
+    for those texts."""
+    make(inference_client, collection_name)
+    inference_client.upsert(
+        collection_name,
+        points=[models.PointStruct(id=i, vector=models.Document(text=t, model=MODEL)) for i, t in enumerate(PRODUCTS)],
+        wait=True,
+    )
+    texts = {
+        "pos": "inversor solar para empresa",
+        "neg": "bateria residencial",
+        "target": "cabo para painel fotovoltaico",
+        "ctx_pos": "estrutura de alumínio",
+        "ctx_neg": "módulo monocristalino",
+    }
+    r = httpx.post(f"{helio_url}/v1/embeddings", json={"model": MODEL, "input": list(texts.values())}, timeout=60)
+    assert r.status_code == 200, r.text
+    vec = dict(zip(texts, (d["embedding"] for d in r.json()["data"])))
+    doc = {k: models.Document(text=t, model=MODEL) for k, t in texts.items()}
+
+    def same(with_docs, with_vectors):
+        a = inference_client.query_points(collection_name, query=with_docs, limit=5).points
+        b = inference_client.query_points(collection_name, query=with_vectors, limit=5).points
+        assert [p.id for p in a] == [p.id for p in b]
+        assert [p.score for p in a] == pytest.approx([p.score for p in b], abs=1e-5)
+        assert len(a) == len(PRODUCTS)
+
+    same(
+        models.RecommendQuery(recommend=models.RecommendInput(positive=[doc["pos"]], negative=[doc["neg"]])),
+        models.RecommendQuery(recommend=models.RecommendInput(positive=[vec["pos"]], negative=[vec["neg"]])),
+    )
+    same(
+        models.DiscoverQuery(
+            discover=models.DiscoverInput(
+                target=doc["target"], context=[models.ContextPair(positive=doc["ctx_pos"], negative=doc["ctx_neg"])]
+            )
+        ),
+        models.DiscoverQuery(
+            discover=models.DiscoverInput(
+                target=vec["target"], context=[models.ContextPair(positive=vec["ctx_pos"], negative=vec["ctx_neg"])]
+            )
+        ),
+    )
+    same(
+        models.ContextQuery(context=[models.ContextPair(positive=doc["ctx_pos"], negative=doc["ctx_neg"])]),
+        models.ContextQuery(context=[models.ContextPair(positive=vec["ctx_pos"], negative=vec["ctx_neg"])]),
+    )
+
+
 def test_raw_rest_documents(helio_url, collection_name, client):
     make(client, collection_name)
     with httpx.Client(base_url=helio_url, timeout=60) as http:
