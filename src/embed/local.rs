@@ -37,6 +37,8 @@
 //! our loops, the tokenizer's `encode_batch`, and gemm in the portable path (`Parallelism::Rayon(n)` splits a
 //! product into `n` tasks on the current pool). The caller's thread only waits, so an embedder never keeps
 //! more than `threads` cores busy, whatever the number of concurrent callers; no global state is touched.
+//! A batch is shared out by texts (each thread runs the whole forward pass over its share); only a single
+//! query, or a call too small to share, splits each matrix product across the threads (see `embed_in_pool`).
 //! candle's own CPU ops would not respect that: its `Tensor::matmul` sizes gemm's split from
 //! `RAYON_NUM_THREADS` or the core count, and since candle 0.10 its element-wise ops on tensors above 64K
 //! elements run on a process-wide spinning "barrier pool" sized by `CANDLE_NUM_THREADS` (default: all cores),
