@@ -386,10 +386,6 @@ impl LocalEmbedder {
     }
 }
 
-// ---------------------------------------------------------------------------------------------------------------
-// Configuration files
-// ---------------------------------------------------------------------------------------------------------------
-
 /// Cuts `ids` into `parts` consecutive ranges holding about the same number of tokens each.
 fn split_by_tokens(ids: &[&[u32]], parts: usize) -> Vec<std::ops::Range<usize>> {
     let total: usize = ids.iter().map(|s| s.len()).sum();
@@ -408,6 +404,10 @@ fn split_by_tokens(ids: &[&[u32]], parts: usize) -> Vec<std::ops::Range<usize>> 
     }
     ranges
 }
+
+// ---------------------------------------------------------------------------------------------------------------
+// Configuration files
+// ---------------------------------------------------------------------------------------------------------------
 
 fn read_json<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T> {
     let text = std::fs::read_to_string(path)
