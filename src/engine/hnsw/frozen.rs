@@ -99,7 +99,8 @@ impl std::fmt::Debug for FrozenGraph {
 impl FrozenGraph {
     /// Lays out per-level adjacency lists (`adjacency[level][i]` is the
     /// list of the `i`-th node, in local order, whose level is at least
-    /// `level`) as the file body.
+    /// `level`) as the file body, after making every node reachable on
+    /// level 0 (see [`connect_unreachable`]).
     pub(super) fn assemble(
         meta: Meta,
         offsets: &[Offset],
@@ -113,8 +114,12 @@ impl FrozenGraph {
             Vec::with_capacity(2 * n + 1 + edges + 2 * upper_nodes + 3 * adjacency.len());
         words.extend_from_slice(offsets);
         let mut adjacency = adjacency.into_iter();
-        let level0 = adjacency.next().unwrap_or_default();
+        let mut level0 = adjacency.next().unwrap_or_default();
         debug_assert_eq!(level0.len(), n);
+        let linked = connect_unreachable(&mut level0, meta.entry);
+        if linked > 0 {
+            tracing::debug!(linked, n, "graph: linked nodes no walk could reach");
+        }
         push_lists(&mut words, &level0);
         for (l, lists) in adjacency.enumerate() {
             let level = l + 1;
@@ -385,6 +390,53 @@ impl FrozenGraph {
     }
 }
 
+/// Makes every node reachable from `entry` on level 0, and returns how many
+/// needed a link.
+///
+/// A parallel build can leave a node that no list points to: its neighbours
+/// each pruned it from their full lists in favour of closer or more diverse
+/// links, possibly at the same moment. No walk then ever reaches it, and a
+/// search for exactly that point misses it. Each such node gets a link from
+/// the first of its own neighbours that is reachable (they were chosen as
+/// its nearest, so the link is a short one), or else from `entry`; the list
+/// grows by one past `2m`, which the layout allows.
+fn connect_unreachable(lists: &mut [Vec<u32>], entry: u32) -> usize {
+    let n = lists.len();
+    if n == 0 {
+        return 0;
+    }
+    let mut reached = vec![false; n];
+    let mut stack = Vec::new();
+    let mut walk = |from: u32, reached: &mut [bool], lists: &[Vec<u32>]| {
+        reached[from as usize] = true;
+        stack.push(from);
+        while let Some(u) = stack.pop() {
+            for &v in &lists[u as usize] {
+                if !reached[v as usize] {
+                    reached[v as usize] = true;
+                    stack.push(v);
+                }
+            }
+        }
+    };
+    walk(entry.min(n as u32 - 1), &mut reached, lists);
+    let mut linked = 0;
+    for u in 0..n {
+        if reached[u] {
+            continue;
+        }
+        let via = lists[u]
+            .iter()
+            .copied()
+            .find(|&v| reached[v as usize])
+            .unwrap_or(entry.min(n as u32 - 1));
+        lists[via as usize].push(u as u32);
+        linked += 1;
+        walk(u as u32, &mut reached, lists);
+    }
+    linked
+}
+
 fn push_lists(words: &mut Vec<u32>, lists: &[Vec<u32>]) {
     let mut at = 0u32;
     words.push(0);
@@ -477,6 +529,23 @@ impl SearchContext {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn unreachable_nodes_get_a_link_from_a_reachable_neighbour() {
+        use super::connect_unreachable;
+        // 0 <-> 1 hold the entry; 2 <-> 3 point at each other and 2 at 1,
+        // but nothing reaches them; 4 has no links at all.
+        let mut lists = vec![vec![1], vec![0], vec![1, 3], vec![2], vec![]];
+        assert_eq!(connect_unreachable(&mut lists, 0), 2);
+        // 2 hangs off its reachable neighbour 1 (3 then follows from 2);
+        // 4, with no neighbour, off the entry.
+        assert_eq!(lists[1], vec![0, 2]);
+        assert_eq!(lists[0], vec![1, 4]);
+        // A connected graph is left as it is.
+        let before = lists.clone();
+        assert_eq!(connect_unreachable(&mut lists, 0), 0);
+        assert_eq!(lists, before);
+    }
+
     use super::super::test_support::*;
     use super::super::{Builder, BuilderKind};
     use super::*;
