@@ -28,7 +28,7 @@
 //!   baseline x86-64 (SSE2) unless told `-C target-cpu`, and one binary must run everywhere.
 //! * **candle** (`candle-core`) loads the checkpoint: safetensors parsing, shape checks, and conversion of
 //!   f16/bf16/f64 checkpoints to f32. The candle-transformers `BertModel` gives the same vectors but ran at
-//!   47 texts/s on 2 threads here (vs ~100) and 9.8 ms for one query (vs ~4.5 ms).
+//!   47 texts/s on 2 threads here (vs ~100 for this code then) and 9.8 ms for one query (vs ~4.5 ms).
 //!
 //! # Threads
 //!
