@@ -38,9 +38,10 @@ def main() -> None:
 
     for i in range(10):
         once(f"aquecimento {i}")
-    # As short as the cached text: a different power rating each time,
-    # from a random start so a second run misses the cache too.
-    base = random.randrange(1000, 9000 - n) if n < 8000 else 1000
+    # Nearly as short as the cached text: a different five-digit rating
+    # each time, from a random start so later runs against the same server
+    # (whose cache keeps every text) rarely meet one already embedded.
+    base = random.randrange(10_000, 99_000 - n) if n < 80_000 else 10_000
     fresh = sorted(once(f"painel solar {base + i}w monocristalino") for i in range(n))
     cached = sorted(once("painel solar 550w monocristalino") for _ in range(n))
     for label, ms in (("model (new text)", fresh), ("cache hit", cached)):

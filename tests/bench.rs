@@ -504,6 +504,8 @@ fn texts_embedded_by_the_server_and_embed_mode() {
         "2",
         "--json",
         json.to_str().unwrap(),
+        "--seed",
+        "1",
     ]);
     assert!(out.status.success(), "{}", text(&out.stderr));
     let report: Value = serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap();
@@ -512,6 +514,33 @@ fn texts_embedded_by_the_server_and_embed_mode() {
     assert_eq!(report["batch"]["texts"], 8);
     assert!(report["batch"]["texts_per_s"].as_f64().unwrap() > 0.0);
     assert_eq!(report["document_query"]["requests"], 5);
+    // A second run (another seed, as two runs draw by default) must measure the model again, not the
+    // cache the first run filled: its warm-up and single-text requests (10 + 5) are all misses.
+    let misses = || -> u64 {
+        let (_, metrics) = server.call("GET", "/metrics", None);
+        let metrics = metrics.as_str().unwrap_or_default().to_string();
+        metrics
+            .lines()
+            .find(|l| l.starts_with("helio_embedding_cache_misses"))
+            .and_then(|l| l.split_whitespace().last()?.parse::<f64>().ok())
+            .unwrap_or_else(|| panic!("no cache miss counter in {metrics}")) as u64
+    };
+    let before = misses();
+    let out = bench(&[
+        "embed",
+        "--url",
+        &server.url,
+        "--requests",
+        "5",
+        "--batch",
+        "1",
+        "--batches",
+        "1",
+        "--seed",
+        "2",
+    ]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(misses() >= before + 15, "{before} -> {}", misses());
     let out = bench(&["embed", "--url", &server.url, "--model", "no/such-model"]);
     fails_with(&out, "no/such-model");
 }

@@ -38,10 +38,19 @@ pub struct EmbedBenchArgs {
     /// Write the figures as JSON here too.
     #[arg(long)]
     pub json: Option<PathBuf>,
+    /// Picks the generated phrases (default: drawn for each run, so a run
+    /// does not meet the texts an earlier one left in the server's cache).
+    #[arg(long)]
+    pub seed: Option<u32>,
 }
 
 /// Distinct texts, so a server-side cache does not answer the latency runs.
-fn texts(args: &EmbedBenchArgs, n: usize) -> Result<Vec<String>> {
+/// Generated phrases shift their power ratings by `run` (1..400, from
+/// `--seed` or drawn for each run), so a second run against the same
+/// server, whose cache kept the first run's texts, still measures the model
+/// (a drawn shift comes back once in 399 runs) while the phrases keep their
+/// length; the texts of a `--texts` file are sent as they are.
+fn texts(args: &EmbedBenchArgs, n: usize, run: u32) -> Result<Vec<String>> {
     if let Some(path) = &args.texts {
         let text =
             std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
@@ -65,10 +74,9 @@ fn texts(args: &EmbedBenchArgs, n: usize) -> Result<Vec<String>> {
     Ok((0..n)
         .map(|i| {
             format!(
-                "{} {} W, modelo {}",
+                "{} {} W, modelo {i}",
                 KINDS[i % KINDS.len()],
-                300 + (i * 7) % 400,
-                i
+                300 + (i * 7 + run as usize) % 400,
             )
         })
         .collect())
@@ -124,7 +132,8 @@ pub fn run(args: &EmbedBenchArgs) -> Result<Value> {
     // Three disjoint stretches of texts: single requests, batches, Document
     // queries, so no measurement is answered by a cache the one before
     // filled.
-    let pool = texts(args, 2 * args.requests + args.batch * args.batches)?;
+    let run = 1 + args.seed.unwrap_or_else(rand::random) % 399;
+    let pool = texts(args, 2 * args.requests + args.batch * args.batches, run)?;
     let (singles, rest) = pool.split_at(args.requests);
     let (batches, queries) = rest.split_at(args.batch * args.batches);
     let embed = |input: Value| -> Result<Vec<Value>> {
@@ -143,6 +152,11 @@ pub fn run(args: &EmbedBenchArgs) -> Result<Value> {
         .and_then(|d| d["embedding"].as_array())
         .map(Vec::len)
         .context("the /v1/embeddings answer has no embedding")?;
+    // Warm up on texts of this run only, so the model (not the cache) answers them and the first
+    // timed requests do not pay for waking the server's threads and caches.
+    for i in 0..10 {
+        embed(json!(format!("aquecimento {run} {i}")))?;
+    }
 
     let single = Timing::measure(args.requests, |i| embed(json!(singles[i])).map(|_| ()))?;
     single.print("/v1/embeddings, one new text per request");
