@@ -96,6 +96,38 @@ fn dropped_catalogs_become_searchable_and_survive_kill_9() {
         top["name"].as_str().unwrap().contains("Hoymiles"),
         "{found}"
     );
+    // One product type whatever the distributor called it (Sol Nascente writes Portuguese, SolarTech English).
+    let facet = server.ok(
+        "POST",
+        "/collections/helio-catalog/facet",
+        Some(json!({"key": "product_type", "limit": 50})),
+    );
+    let of_type = |slug: &str| -> u64 {
+        facet["hits"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|h| h["value"] == slug)
+            .map_or(0, |h| h["count"].as_u64().unwrap())
+    };
+    let in_categories = |names: &[&str]| {
+        count(
+            &server,
+            "helio-catalog",
+            Some(json!({"must": [{"key": "category", "match": {"any": names}}]})),
+        )
+    };
+    for (slug, pt, en) in [
+        ("microinversor", "Microinversor", "Microinverter"),
+        ("modulo-fotovoltaico", "Módulo Fotovoltaico", "Solar Panel"),
+        ("estrutura", "Estrutura", "Mounting Structure"),
+    ] {
+        assert!(
+            in_categories(&[pt]) > 0 && in_categories(&[en]) > 0,
+            "{slug}"
+        );
+        assert_eq!(of_type(slug), in_categories(&[pt, en]), "{slug}: {facet}");
+    }
     wait_for("dense vectors for every product", || {
         count(&server, "helio-catalog", Some(has_dense())) == valid
     });

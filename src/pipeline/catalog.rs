@@ -149,8 +149,12 @@ pub struct CatalogStats {
 }
 
 /// Bumped when the schema changes; an older build refuses a newer file
-/// instead of writing rows the newer one would misread.
-const SCHEMA_VERSION: i64 = 1;
+/// instead of writing rows the newer one would misread. Also bumped when
+/// the payload the indexer writes gains a field, so that opening an older
+/// database forgets its index marks and every point is rewritten once
+/// (version 2: `product_type`). Unchanged texts come from the embedding
+/// cache, so the rewrite costs no model time.
+const SCHEMA_VERSION: i64 = 2;
 
 /// `WITHOUT ROWID` on the keyed tables: every lookup is by key, so the
 /// key *is* the storage order. `AUTOINCREMENT` on ingests so an id is never
@@ -250,6 +254,13 @@ impl Catalog {
             )));
         }
         tx.execute_batch(SCHEMA)?;
+        if (1..2).contains(&version) {
+            let forgotten = tx.execute("DELETE FROM index_marks", [])?;
+            tracing::info!(
+                products = forgotten,
+                "catalog from an older build: every product is indexed again for the new payload fields"
+            );
+        }
         tx.pragma_update(None, "user_version", SCHEMA_VERSION)?;
         tx.commit()?;
         Ok(Catalog {
@@ -1200,6 +1211,30 @@ mod tests {
                 ingests: 2
             }
         );
+    }
+
+    #[test]
+    fn a_database_from_before_product_type_is_indexed_again() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("catalog.db");
+        {
+            let c = ok(Catalog::open(&path));
+            apply(&c, "st", &[product("A", "A", Some(1.0))], 100);
+            let marks: Vec<IndexMark> = ok(c.pending_index()).iter().map(IndexMark::from).collect();
+            ok(c.mark_indexed(&marks));
+            assert!(ok(c.pending_index()).is_empty());
+            // What the build before `product_type` left on disk.
+            ok(c.conn()
+                .pragma_update(None, "user_version", 1)
+                .map_err(CatalogError::from));
+        }
+        let c = ok(Catalog::open(&path));
+        assert_eq!(ok(c.pending_index()).len(), 1);
+        let marks: Vec<IndexMark> = ok(c.pending_index()).iter().map(IndexMark::from).collect();
+        ok(c.mark_indexed(&marks));
+        drop(c);
+        // Once: a second start of the new build forgets nothing.
+        assert!(ok(Catalog::open(&path).and_then(|c| c.pending_index())).is_empty());
     }
 
     #[test]

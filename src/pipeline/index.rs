@@ -21,7 +21,7 @@ use parking_lot::Mutex;
 use serde_json::{json, Map, Value};
 
 use super::catalog::{Catalog, CatalogError, CatalogProduct, IndexMark};
-use super::validate::{product_kind, Product, ProductKind};
+use super::validate::{product_type, Product, ProductKind};
 use crate::embed::{EmbedError, Models};
 use crate::engine::collection::{PointInsert, Selector, UpdateOp};
 use crate::engine::params::{CollectionConfig, SparseVectorParams, VectorParams, VectorsConfig};
@@ -235,24 +235,28 @@ pub fn ensure_collection(
             Ok(()) | Err(EngineError::AlreadyExists(_)) => {}
             Err(e) => return Err(e.into()),
         }
-        let collection = db.get(name)?;
-        for (field, schema) in [
-            ("distributor", "keyword"),
-            ("sku", "keyword"),
-            ("category", "keyword"),
-            ("manufacturer", "keyword"),
-            ("kind", "keyword"),
-            ("available", "bool"),
-            ("price_brl", "float"),
-            ("power_w", "float"),
-            ("doc_id", "keyword"),
-        ] {
+    }
+    let collection = db.get(name)?;
+    // Every start: a collection made by an older build gets the indexes added since.
+    let indexed = collection.info().payload_schema;
+    for (field, schema) in [
+        ("distributor", "keyword"),
+        ("sku", "keyword"),
+        ("category", "keyword"),
+        ("manufacturer", "keyword"),
+        ("kind", "keyword"),
+        ("product_type", "keyword"),
+        ("available", "bool"),
+        ("price_brl", "float"),
+        ("power_w", "float"),
+        ("doc_id", "keyword"),
+    ] {
+        if !indexed.contains_key(field) {
             let schema: PayloadFieldSchema =
                 serde_json::from_value(json!(schema)).expect("known schema names parse");
             collection.create_payload_index(field, schema)?;
         }
     }
-    let collection = db.get(name)?;
     if collection.dim("") != Some(dim) {
         return Err(EngineError::BadRequest(format!(
             "collection `{name}` holds vectors of size {:?}, but the model makes {dim}; delete it to rebuild it",
@@ -334,12 +338,14 @@ fn payload(p: &CatalogProduct, text: &str) -> Payload {
     out.retain(|_, v| !v.is_null());
     out.insert("distributor".into(), json!(p.distributor));
     out.insert("available".into(), json!(p.available));
-    let kind = match product_kind(p.product.category.as_deref(), &p.product.name) {
+    let product_type = product_type(p.product.category.as_deref(), &p.product.name);
+    let kind = match product_type.kind {
         ProductKind::Panel => "panel",
         ProductKind::Inverter => "inverter",
         ProductKind::Other => "other",
     };
     out.insert("kind".into(), json!(kind));
+    out.insert("product_type".into(), json!(product_type.slug));
     out.insert("text".into(), json!(text));
     out.insert("updated_at".into(), json!(rfc3339(p.last_seen)));
     out

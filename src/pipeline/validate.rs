@@ -164,28 +164,167 @@ pub fn validate(table: &RawTable) -> Validated {
 /// structure and "Módulo fotovoltaico" a panel. The category decides; the
 /// name is consulted only when the category is absent or not telling.
 pub fn product_kind(category: Option<&str>, name: &str) -> ProductKind {
-    category
-        .and_then(kind_of)
-        .or_else(|| kind_of(name))
-        .unwrap_or(ProductKind::Other)
+    product_type(category, name).kind
 }
 
-fn kind_of(text: &str) -> Option<ProductKind> {
-    fold(text)
+/// What a product is, in one vocabulary whatever the distributor wrote:
+/// "Microinversor", "Microinversores", "Micro inversor" and "Microinverter"
+/// are all `microinversor`, "Solar Panel" and "Módulo Fotovoltaico" both
+/// `modulo-fotovoltaico`. Filters and facets on the payload's
+/// `product_type` then cover every distributor at once; the `category` a
+/// distributor gave is kept beside it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ProductType {
+    /// Lower-case ASCII, Portuguese: what the catalog's payload holds.
+    pub slug: &'static str,
+    pub kind: ProductKind,
+}
+
+/// Every type, with the (accent-folded, lower-case) words that name it in
+/// Portuguese or English. The first word of a category or name found here
+/// decides.
+const PRODUCT_TYPES: &[(&str, ProductKind, &[&str])] = &[
+    (
+        "modulo-fotovoltaico",
+        ProductKind::Panel,
+        &[
+            "painel", "paineis", "modulo", "modulos", "panel", "panels", "module", "modules",
+            "placa", "placas",
+        ],
+    ),
+    (
+        "microinversor",
+        ProductKind::Inverter,
+        &[
+            "microinversor",
+            "microinversores",
+            "microinverter",
+            "microinverters",
+        ],
+    ),
+    ("inversor", ProductKind::Inverter, INVERTER_WORDS),
+    (
+        "estrutura",
+        ProductKind::Other,
+        &[
+            "estrutura",
+            "estruturas",
+            "structure",
+            "structures",
+            "suporte",
+            "suportes",
+            "mounting",
+            "trilho",
+            "trilhos",
+            "rail",
+            "rails",
+        ],
+    ),
+    (
+        "cabo",
+        ProductKind::Other,
+        &["cabo", "cabos", "cable", "cables"],
+    ),
+    (
+        "conector",
+        ProductKind::Other,
+        &["conector", "conectores", "connector", "connectors", "mc4"],
+    ),
+    ("string-box", ProductKind::Other, &["string", "stringbox"]),
+    (
+        "bateria",
+        ProductKind::Other,
+        &["bateria", "baterias", "battery", "batteries"],
+    ),
+    ("kit", ProductKind::Other, &["kit", "kits"]),
+    (
+        "otimizador",
+        ProductKind::Other,
+        &["otimizador", "otimizadores", "optimizer", "optimizers"],
+    ),
+    (
+        "carregador",
+        ProductKind::Other,
+        &["carregador", "carregadores", "charger", "chargers"],
+    ),
+    (
+        "monitoramento",
+        ProductKind::Other,
+        &["monitoramento", "monitoring", "monitor", "datalogger"],
+    ),
+    (
+        "protecao",
+        ProductKind::Other,
+        &[
+            "protecao",
+            "protection",
+            "dps",
+            "disjuntor",
+            "disjuntores",
+            "breaker",
+            "breakers",
+            "fusivel",
+            "fusiveis",
+            "fuse",
+            "fuses",
+        ],
+    ),
+    (
+        "ferramenta",
+        ProductKind::Other,
+        &[
+            "ferramenta",
+            "ferramentas",
+            "tool",
+            "tools",
+            "alicate",
+            "crimpador",
+        ],
+    ),
+    (
+        "acessorio",
+        ProductKind::Other,
+        &["acessorio", "acessorios", "accessory", "accessories"],
+    ),
+];
+
+const INVERTER_WORDS: &[&str] = &["inversor", "inversores", "inverter", "inverters"];
+
+/// Products no word of [`PRODUCT_TYPES`] names.
+const OTHER_TYPE: ProductType = ProductType {
+    slug: "outro",
+    kind: ProductKind::Other,
+};
+
+/// The [`ProductType`] of a product: by its category, else by its name
+/// (see [`product_kind`]), else `outro`.
+pub fn product_type(category: Option<&str>, name: &str) -> ProductType {
+    category
+        .and_then(type_of)
+        .or_else(|| type_of(name))
+        .unwrap_or(OTHER_TYPE)
+}
+
+fn type_of(text: &str) -> Option<ProductType> {
+    let folded = fold(text);
+    let mut words = folded
         .split(|c: char| !c.is_ascii_alphanumeric())
-        .find_map(|word| match word {
-            "painel" | "paineis" | "modulo" | "modulos" | "panel" | "panels" | "module"
-            | "modules" | "placa" | "placas" => Some(ProductKind::Panel),
-            "inversor" | "inversores" | "inverter" | "inverters" | "microinversor"
-            | "microinversores" | "microinverter" | "microinverters" => Some(ProductKind::Inverter),
-            "estrutura" | "estruturas" | "structure" | "structures" | "suporte" | "suportes"
-            | "mounting" | "trilho" | "trilhos" | "cabo" | "cabos" | "cable" | "cables"
-            | "conector" | "conectores" | "connector" | "connectors" | "string" | "stringbox"
-            | "bateria" | "baterias" | "battery" | "batteries" | "kit" | "kits" | "acessorio"
-            | "acessorios" | "accessory" | "accessories" | "otimizador" | "optimizer"
-            | "carregador" | "charger" => Some(ProductKind::Other),
-            _ => None,
-        })
+        .filter(|w| !w.is_empty())
+        .peekable();
+    while let Some(word) = words.next() {
+        // "Micro inversor", "micro-inverter": one word split in two.
+        let word = match words.peek() {
+            Some(next) if word == "micro" && INVERTER_WORDS.contains(next) => "microinversor",
+            _ => word,
+        };
+        let found = PRODUCT_TYPES
+            .iter()
+            .find(|(_, _, names)| names.contains(&word));
+        if let Some(&(slug, kind, _)) = found {
+            return Some(ProductType { slug, kind });
+        }
+    }
+    None
 }
 
 /// Trims, turns control characters and runs of whitespace (line breaks in
@@ -723,6 +862,49 @@ mod tests {
         assert_eq!(product_kind(None, "Placa solar 550W"), Panel);
         assert_eq!(product_kind(Some("Geração"), "Módulo 550W"), Panel);
         assert_eq!(product_kind(None, "Disjuntor"), Other);
+        // A category that names no kind of its own no longer falls back on the name's first telling word.
+        assert_eq!(
+            product_kind(Some("Monitoramento"), "Monitor WiFi para inversor"),
+            Other
+        );
+    }
+
+    #[test]
+    fn every_sample_category_gets_one_type_whatever_the_language() {
+        let slug = |category: &str| product_type(Some(category), "").slug;
+        // The sample distributors' own words (Sol Nascente in Portuguese, SolarTech in English).
+        for (pt, en, want) in [
+            ("Módulo Fotovoltaico", "Solar Panel", "modulo-fotovoltaico"),
+            ("Inversor", "Inverter", "inversor"),
+            ("Microinversor", "Microinverter", "microinversor"),
+            ("Estrutura", "Mounting Structure", "estrutura"),
+            ("Cabo", "Cable", "cabo"),
+            ("Bateria", "Battery", "bateria"),
+            ("String Box", "String Box", "string-box"),
+            ("Monitoramento", "Monitoring", "monitoramento"),
+            ("Proteção", "Protection", "protecao"),
+            ("Conector", "Connector", "conector"),
+            ("Ferramenta", "Tools", "ferramenta"),
+        ] {
+            assert_eq!((slug(pt), slug(en)), (want, want), "{pt} / {en}");
+        }
+        for spelling in [
+            "Microinversores",
+            "Micro inversor",
+            "micro-inverter",
+            "MICROINVERSOR",
+        ] {
+            assert_eq!(slug(spelling), "microinversor", "{spelling}");
+        }
+        assert_eq!(
+            product_type(Some("Diversos"), "Inversor String Trifásico 50kW").slug,
+            "inversor"
+        );
+        assert_eq!(product_type(None, "Garrafa térmica").slug, "outro");
+        assert_eq!(
+            product_type(None, "Garrafa térmica").kind,
+            ProductKind::Other
+        );
     }
 
     #[test]
