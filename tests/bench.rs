@@ -492,21 +492,25 @@ fn texts_embedded_by_the_server_and_embed_mode() {
     }
 
     let json = dir.path().join("e.json");
-    let out = bench(&[
-        "embed",
-        "--url",
-        &server.url,
-        "--requests",
-        "5",
-        "--batch",
-        "4",
-        "--batches",
-        "2",
-        "--json",
-        json.to_str().unwrap(),
-        "--seed",
-        "1",
-    ]);
+    let embed = |requests: &str, batch: &str, batches: &str, seed: &str| {
+        let (json, url) = (json.to_str().unwrap(), server.url.as_str());
+        bench(&[
+            "embed",
+            "--url",
+            url,
+            "--requests",
+            requests,
+            "--batch",
+            batch,
+            "--batches",
+            batches,
+            "--json",
+            json,
+            "--seed",
+            seed,
+        ])
+    };
+    let out = embed("5", "4", "2", "1");
     assert!(out.status.success(), "{}", text(&out.stderr));
     let report: Value = serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap();
     assert_eq!(report["dim"], 384);
@@ -516,31 +520,11 @@ fn texts_embedded_by_the_server_and_embed_mode() {
     assert_eq!(report["document_query"]["requests"], 5);
     // A second run (another seed, as two runs draw by default) must measure the model again, not the
     // cache the first run filled: its warm-up and single-text requests (10 + 5) are all misses.
-    let misses = || -> u64 {
-        let (_, metrics) = server.call("GET", "/metrics", None);
-        let metrics = metrics.as_str().unwrap_or_default().to_string();
-        metrics
-            .lines()
-            .find(|l| l.starts_with("helio_embedding_cache_misses"))
-            .and_then(|l| l.split_whitespace().last()?.parse::<f64>().ok())
-            .unwrap_or_else(|| panic!("no cache miss counter in {metrics}")) as u64
-    };
+    let misses = || server.metric("helio_embedding_cache_misses");
     let before = misses();
-    let out = bench(&[
-        "embed",
-        "--url",
-        &server.url,
-        "--requests",
-        "5",
-        "--batch",
-        "1",
-        "--batches",
-        "1",
-        "--seed",
-        "2",
-    ]);
+    let out = embed("5", "1", "1", "2");
     assert!(out.status.success(), "{}", text(&out.stderr));
-    assert!(misses() >= before + 15, "{before} -> {}", misses());
+    assert!(misses() >= before + 15.0, "{before} -> {}", misses());
     let out = bench(&["embed", "--url", &server.url, "--model", "no/such-model"]);
     fails_with(&out, "no/such-model");
 }

@@ -175,38 +175,13 @@ fn dropped_catalogs_become_searchable_and_survive_kill_9() {
     );
     assert_eq!(files_in(&inbox), ["meio-copiado.csv.part"]);
     // Drop-to-searchable latency is exported for Prometheus.
-    let (_, metrics) = server.call("GET", "/metrics", None);
-    let metrics = metrics.as_str().unwrap_or_default().to_string();
-    let count_line = metrics
-        .lines()
-        .find(|l| l.starts_with("helio_ingest_searchable_seconds_count"))
-        .unwrap_or_else(|| panic!("no ingest histogram in:\n{metrics}"));
-    let observed: f64 = count_line
-        .split_whitespace()
-        .last()
-        .unwrap()
-        .parse()
-        .unwrap();
-    assert!(observed >= 1.0, "{count_line}");
+    let observed = server.metric("helio_ingest_searchable_seconds_count");
+    assert!(observed >= 1.0, "{observed} ingests observed");
 
     // The same file again: unchanged products are not embedded again
     // (not even looked up in the embedding cache).
-    let embedded = |server: &Server| -> u64 {
-        let (_, m) = server.call("GET", "/metrics", None);
-        let m = m.as_str().unwrap_or_default().to_string();
-        [
-            "helio_embedding_cache_hits ",
-            "helio_embedding_cache_misses ",
-        ]
-        .iter()
-        .map(|name| {
-            m.lines()
-                .find(|l| l.starts_with(name))
-                .and_then(|l| l.split_whitespace().last())
-                .and_then(|v| v.parse::<f64>().ok())
-                .unwrap_or_else(|| panic!("no {name} in metrics:\n{m}")) as u64
-        })
-        .sum()
+    let embedded = |server: &Server| -> f64 {
+        server.metric("helio_embedding_cache_hits") + server.metric("helio_embedding_cache_misses")
     };
     let before = embedded(&server);
     let name = "distribuidora-sol-nascente.csv";

@@ -94,6 +94,18 @@ impl Server {
         (status, value)
     }
 
+    /// The value of the Prometheus sample `name` (exact name, no labels) in `/metrics`.
+    #[allow(dead_code)]
+    pub fn metric(&self, name: &str) -> f64 {
+        let (_, metrics) = self.call("GET", "/metrics", None);
+        let metrics = metrics.as_str().unwrap_or_default().to_string();
+        metrics
+            .lines()
+            .find_map(|l| l.strip_prefix(name)?.strip_prefix(' '))
+            .and_then(|v| v.trim().parse().ok())
+            .unwrap_or_else(|| panic!("no {name} in /metrics:\n{metrics}"))
+    }
+
     /// A call that must succeed; returns `result`.
     pub fn ok(&self, method: &str, path: &str, body: Option<Value>) -> Value {
         let (status, value) = self.call(method, path, body);
