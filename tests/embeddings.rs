@@ -4,7 +4,7 @@
 
 mod common;
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use common::Server;
@@ -95,6 +95,42 @@ fn without_a_model_vectors_and_bm25_still_work() {
     let (status, body) = server.call("POST", "/v1/embeddings", Some(json!({"model": 3})));
     assert_eq!(status, 400, "{body}");
     assert_eq!(body["error"]["type"], "invalid_request_error");
+
+    // A catalog dropped meanwhile is stored, and its knowledge base records one failed run that says
+    // what to install, not a new one at every rescan of the inbox.
+    let data = dir.path().join("data");
+    let samples = Path::new(env!("CARGO_MANIFEST_DIR")).join("data/samples");
+    let name = "exemplo-com-erros.csv";
+    std::fs::create_dir_all(data.join("inbox")).unwrap();
+    std::fs::copy(samples.join(name), data.join("inbox").join(name)).unwrap();
+    let runs = || -> Vec<Value> {
+        let result = server.ok("GET", "/assets/catalog_kb/materializations", None);
+        result["materializations"].as_array().unwrap().clone()
+    };
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while !data
+        .join("processed")
+        .read_dir()
+        .is_ok_and(|mut d| d.next().is_some())
+    {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the file was never processed"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    // Several rescans (every 250 ms) later.
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    let runs = runs();
+    assert!(!runs.is_empty() && runs.len() <= 3, "{runs:?}");
+    assert_eq!(runs[0]["status"], "failed", "{runs:?}");
+    assert!(
+        runs[0]["error"]
+            .as_str()
+            .unwrap()
+            .contains("fetch-model.sh"),
+        "{runs:?}"
+    );
 }
 
 #[test]

@@ -64,8 +64,6 @@ pub struct Indexer {
     /// One sync at a time: the watcher thread and `helio ingest` may both
     /// ask, and two would embed the same products twice.
     running: Mutex<()>,
-    /// Whether the last sync left products pending (no model).
-    behind: std::sync::atomic::AtomicBool,
     /// When the last sync finished its BM25 pass and its dense pass.
     finished: Mutex<(Option<SystemTime>, Option<SystemTime>)>,
 }
@@ -77,7 +75,6 @@ impl Indexer {
             db,
             models,
             running: Mutex::new(()),
-            behind: std::sync::atomic::AtomicBool::new(false),
             finished: Mutex::new((None, None)),
         }
     }
@@ -88,10 +85,6 @@ impl Indexer {
         *self.finished.lock()
     }
 
-    pub fn behind(&self) -> bool {
-        self.behind.load(std::sync::atomic::Ordering::Relaxed)
-    }
-
     /// Indexes every product the catalog reports pending.
     pub fn sync(&self) -> Result<SyncReport, IndexError> {
         let _one = self.running.lock();
@@ -100,18 +93,16 @@ impl Indexer {
         if pending.is_empty() {
             return Ok(report);
         }
+        // The models are fixed for the life of the process, so without a dense one the products wait for a
+        // restart with a model installed; the next sync (at start-up or after a drop) says so again.
         let Some(embedder) = self.models.default_dense() else {
             tracing::warn!(
                 pending = pending.len(),
-                "catalog products wait for a dense model to be indexed (run scripts/fetch-model.sh)"
+                "catalog products wait for a dense model to be indexed (run scripts/fetch-model.sh, then restart)"
             );
-            self.behind
-                .store(true, std::sync::atomic::Ordering::Relaxed);
             report.waiting_for_model = pending.len();
             return Ok(report);
         };
-        self.behind
-            .store(false, std::sync::atomic::Ordering::Relaxed);
         let dim = embedder.dim();
         let catalog = ensure_collection(&self.db, CATALOG_COLLECTION, dim)?;
         let pricing = ensure_collection(&self.db, PRICING_COLLECTION, dim)?;

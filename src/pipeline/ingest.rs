@@ -327,7 +327,9 @@ pub fn run_watcher(
                     while rx.try_recv().is_ok() {}
                 }
                 let reports = pipeline.scan_inbox();
-                if reports.iter().any(|r| r.outcome == "processed") || pipeline.indexer.behind() {
+                // Only a new snapshot gives the assets something new: retrying while no model is loaded
+                // recorded two failed runs (and two warnings) every rescan, four times a second.
+                if reports.iter().any(|r| r.outcome == "processed") {
                     for asset in ["catalog_kb", "pricing_kb"] {
                         let _ = assets.materialize(asset);
                     }
