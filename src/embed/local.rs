@@ -47,6 +47,7 @@
 //! ~375 ms. Now a query takes the cores as soon as it arrives and the batch loses only the few milliseconds
 //! the query takes. The price: a batch advances only on cores nothing else in the machine wants, so a busy
 //! machine slows ingestion rather than queries.
+//!
 //! A batch is shared out by texts (each thread runs the whole forward pass over its share); only a single
 //! query, or a call too small to share, splits each matrix product across the threads (see `embed_in_pool`).
 //! candle's own CPU ops would not respect that: its `Tensor::matmul` sizes gemm's split from
