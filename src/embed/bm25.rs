@@ -558,6 +558,31 @@ fn add_language_stopwords(
     Ok(())
 }
 
+/// The stop words and stemmer of a full-text payload index, which takes the
+/// same `stopwords` and `stemmer` options as BM25 (Qdrant shares the lists
+/// and stemmers between the two) but has no `language` default: without the
+/// options, no word is dropped and none is stemmed. Errors name the option.
+pub(crate) fn text_index_vocabulary(
+    stopwords: Option<&Bm25Stopwords>,
+    stemmer: Option<&Bm25Stemmer>,
+    lowercase: bool,
+) -> Result<(HashSet<String>, Option<Stemmer>), String> {
+    // The messages are written for BM25's options; the text index has no `language` to fall back on.
+    let to_index = |e: String| {
+        e.replacen("bm25 option", "text index option", 1)
+            .replace(", or use `\"language\": \"none\"`", "")
+    };
+    Ok((
+        resolve_stopwords(stopwords, None, lowercase).map_err(to_index)?,
+        resolve_stemmer(stemmer, None).map_err(to_index)?,
+    ))
+}
+
+/// [`stem`] for the full-text index.
+pub(crate) fn stem_token<'a>(stemmer: &Stemmer, token: Cow<'a, str>) -> Cow<'a, str> {
+    stem(stemmer, token)
+}
+
 // ---------------------------------------------------------------------------
 // ASCII folding
 

@@ -236,6 +236,39 @@ def test_delete_payload_index(client, collection_name):
     assert ids_for(client, collection_name, flt) == [1, 4, 7, 10]
 
 
+def test_text_index_with_portuguese_stop_words_and_stemmer(client, collection_name):
+    client.create_collection(collection_name, vectors_config=models.VectorParams(size=2, distance=models.Distance.DOT))
+    names = ["Inversores híbridos para telhado", "Inversor string trifásico", "Painel solar de telhado"]
+    client.upsert(
+        collection_name,
+        points=[models.PointStruct(id=i, vector=[1, 0], payload={"name": n}) for i, n in enumerate(names)],
+        wait=True,
+    )
+    client.create_payload_index(
+        collection_name,
+        "name",
+        field_schema=models.TextIndexParams(
+            type=models.TextIndexType.TEXT,
+            stopwords=models.Language.PORTUGUESE,
+            stemmer=models.SnowballParams(type=models.Snowball.SNOWBALL, language=models.SnowballLanguage.PORTUGUESE),
+        ),
+        wait=True,
+    )
+
+    def matching(text):
+        return ids_for(client, collection_name, models.Filter(must=[fc("name", match=models.MatchText(text=text))]))
+
+    # Singular and plural share a stem; "de" and "para" are stop words.
+    assert matching("inversor") == [0, 1]
+    assert matching("inversores de telhados") == [0]
+    assert matching("telhado") == [0, 2]
+    # An unknown stemmer language is refused when the index is created.
+    with pytest.raises(Exception, match="klingon"):
+        client.create_payload_index(
+            collection_name, "other", field_schema={"type": "text", "stemmer": {"type": "snowball", "language": "klingon"}}
+        )
+
+
 def test_facet_counts_indexed_values(client, collection_name):
     from qdrant_client import models as m
     from qdrant_client.http.exceptions import UnexpectedResponse

@@ -224,8 +224,14 @@ impl FieldIndex {
                     Some(PayloadSchemaParams::Text(p)) => p.clone(),
                     _ => TextIndexParams::default(),
                 };
+                // `create` refuses parameters the tokenizer rejects; a stored index whose parameters an older
+                // build accepted (a stemmer was once only echoed) falls back to the default tokenizer.
+                let tokenizer = TextTokenizer::new(&params).unwrap_or_else(|e| {
+                    tracing::warn!(field, error = %e, "text index parameters no longer valid; using the defaults");
+                    TextTokenizer::default()
+                });
                 IndexData::Text {
-                    tokenizer: TextTokenizer::new(&params),
+                    tokenizer,
                     map: HashMap::new(),
                 }
             }

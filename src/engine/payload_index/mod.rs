@@ -135,6 +135,9 @@ impl PayloadIndexes {
             return Err("field_name must not be empty".to_string());
         }
         parse_path(field)?;
+        if let Some(PayloadSchemaParams::Text(params)) = schema.params() {
+            TextTokenizer::new(params)?;
+        }
         let mut index = FieldIndex::new(field, schema);
         for (o, p) in live_points {
             index.add(o, p);

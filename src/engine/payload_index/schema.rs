@@ -124,7 +124,7 @@ impl From<PayloadSchemaType> for PayloadFieldSchema {
 
 /// Type-specific index parameters. Parameters that only tune storage or
 /// the HNSW graph (`on_disk`, `is_tenant`, `is_principal`, `enable_hnsw`,
-/// `lookup`, `range`, `stemmer`) are accepted and echoed but not acted on.
+/// `lookup`, `range`) are accepted and echoed but not acted on.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "lowercase")]
 pub enum PayloadSchemaParams {
@@ -272,7 +272,8 @@ pub struct TextIndexParams {
     pub stopwords: Option<StopwordsInterface>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub on_disk: Option<bool>,
-    /// Accepted and echoed; stemming is not applied.
+    /// `{"type": "snowball", "language": ...}` or `{"type": "none"}`, read by
+    /// [`super::TextTokenizer::new`].
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stemmer: Option<Value>,
     #[serde(default, skip_serializing_if = "Option::is_none")]

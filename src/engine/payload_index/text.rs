@@ -3,13 +3,18 @@
 //! (through `FilterContext`), so a text condition means the same thing
 //! whether or not the planner narrowed it with the index.
 
+use std::borrow::Cow;
 use std::collections::HashSet;
+use std::sync::Arc;
+
+use rust_stemmers::Stemmer;
 
 use super::schema::{StopwordsInterface, TextIndexParams, TokenizerType};
+use crate::embed::bm25::{stem_token, text_index_vocabulary, Bm25Stemmer, Bm25Stopwords};
 
 /// The tokenizer of a full-text index, shared by indexing and by filter
 /// evaluation so both see the same tokens.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct TextTokenizer {
     kind: TokenizerType,
     lowercase: bool,
@@ -17,135 +22,22 @@ pub struct TextTokenizer {
     min_len: usize,
     max_len: usize,
     stopwords: HashSet<String>,
+    /// Applied after the stop-word check, before the length limits, as
+    /// Qdrant does.
+    stemmer: Option<Arc<Stemmer>>,
 }
 
-const ENGLISH_STOPWORDS: &[&str] = &[
-    "a",
-    "about",
-    "above",
-    "after",
-    "again",
-    "against",
-    "all",
-    "am",
-    "an",
-    "and",
-    "any",
-    "are",
-    "as",
-    "at",
-    "be",
-    "because",
-    "been",
-    "before",
-    "being",
-    "below",
-    "between",
-    "both",
-    "but",
-    "by",
-    "can",
-    "did",
-    "do",
-    "does",
-    "doing",
-    "don",
-    "down",
-    "during",
-    "each",
-    "few",
-    "for",
-    "from",
-    "further",
-    "had",
-    "has",
-    "have",
-    "having",
-    "he",
-    "her",
-    "here",
-    "hers",
-    "herself",
-    "him",
-    "himself",
-    "his",
-    "how",
-    "i",
-    "if",
-    "in",
-    "into",
-    "is",
-    "it",
-    "its",
-    "itself",
-    "just",
-    "me",
-    "more",
-    "most",
-    "my",
-    "myself",
-    "no",
-    "nor",
-    "not",
-    "now",
-    "of",
-    "off",
-    "on",
-    "once",
-    "only",
-    "or",
-    "other",
-    "our",
-    "ours",
-    "ourselves",
-    "out",
-    "over",
-    "own",
-    "same",
-    "she",
-    "should",
-    "so",
-    "some",
-    "such",
-    "than",
-    "that",
-    "the",
-    "their",
-    "theirs",
-    "them",
-    "themselves",
-    "then",
-    "there",
-    "these",
-    "they",
-    "this",
-    "those",
-    "through",
-    "to",
-    "too",
-    "under",
-    "until",
-    "up",
-    "very",
-    "was",
-    "we",
-    "were",
-    "what",
-    "when",
-    "where",
-    "which",
-    "while",
-    "who",
-    "whom",
-    "why",
-    "will",
-    "with",
-    "you",
-    "your",
-    "yours",
-    "yourself",
-    "yourselves",
-];
+impl std::fmt::Debug for TextTokenizer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TextTokenizer")
+            .field("kind", &self.kind)
+            .field("lowercase", &self.lowercase)
+            .field("ascii_folding", &self.ascii_folding)
+            .field("stopwords", &self.stopwords.len())
+            .field("stemmer", &self.stemmer.is_some())
+            .finish()
+    }
+}
 
 fn fold_char(c: char) -> char {
     match c {
@@ -188,44 +80,49 @@ fn is_cjk(c: char) -> bool {
 
 impl Default for TextTokenizer {
     fn default() -> Self {
-        TextTokenizer::new(&TextIndexParams::default())
+        TextTokenizer::new(&TextIndexParams::default()).expect("the default text index is valid")
     }
 }
 
 impl TextTokenizer {
-    pub fn new(p: &TextIndexParams) -> Self {
+    /// The tokenizer `p` describes. `stopwords` and `stemmer` take BM25's
+    /// languages (`"portuguese"`, `{"type": "snowball", "language":
+    /// "portuguese"}`); an unknown language, or one Helio has no list or
+    /// stemmer for, is an error naming the option.
+    pub fn new(p: &TextIndexParams) -> Result<Self, String> {
         let lowercase = p.lowercase.unwrap_or(true);
-        let mut stopwords = HashSet::new();
-        let mut add_language = |lang: &str| {
-            if lang.eq_ignore_ascii_case("english") {
-                stopwords.extend(ENGLISH_STOPWORDS.iter().map(|s| s.to_string()));
-            }
-        };
-        let mut custom: Vec<String> = Vec::new();
-        match &p.stopwords {
-            Some(StopwordsInterface::Language(l)) => add_language(l),
-            Some(StopwordsInterface::Set {
-                languages,
-                custom: c,
-            }) => {
-                for l in languages.iter().flatten() {
-                    add_language(l);
-                }
-                custom.extend(c.iter().flatten().cloned());
-            }
-            None => {}
-        }
+        let stopwords = p.stopwords.as_ref().map(|s| match s {
+            StopwordsInterface::Language(l) => Bm25Stopwords::Language(l.clone()),
+            StopwordsInterface::Set { languages, custom } => Bm25Stopwords::Set {
+                languages: languages.clone(),
+                custom: custom.clone(),
+            },
+        });
+        let stemmer: Option<Bm25Stemmer> = p
+            .stemmer
+            .as_ref()
+            .map(|v| serde_json::from_value(v.clone()))
+            .transpose()
+            .map_err(|e| {
+                format!(
+                    "text index option `stemmer` must be {{\"type\": \"snowball\", \"language\": ...}} \
+                     or {{\"type\": \"none\"}}: {e}"
+                )
+            })?;
+        let (stopwords, stemmer) =
+            text_index_vocabulary(stopwords.as_ref(), stemmer.as_ref(), lowercase)?;
         let mut tok = TextTokenizer {
             kind: p.tokenizer.unwrap_or_default(),
             lowercase,
             ascii_folding: p.ascii_folding.unwrap_or(false),
             min_len: p.min_token_len.unwrap_or(0),
             max_len: p.max_token_len.unwrap_or(usize::MAX),
-            stopwords,
+            stopwords: HashSet::new(),
+            stemmer: stemmer.map(Arc::new),
         };
-        let custom: Vec<String> = custom.iter().map(|w| tok.normalize(w)).collect();
-        tok.stopwords.extend(custom);
-        tok
+        // Custom words are folded like the text they are checked against.
+        tok.stopwords = stopwords.iter().map(|w| tok.normalize(w)).collect();
+        Ok(tok)
     }
 
     fn normalize(&self, w: &str) -> String {
@@ -291,6 +188,9 @@ impl TextTokenizer {
             if self.stopwords.contains(&w) {
                 continue;
             }
+            if let Some(stemmer) = &self.stemmer {
+                w = stem_token(stemmer, Cow::Owned(w)).into_owned();
+            }
             let len = w.chars().count();
             if len > self.max_len {
                 if self.kind == TokenizerType::Prefix {
@@ -334,7 +234,7 @@ impl TextTokenizer {
 mod tests {
     use serde_json::json;
 
-    use super::super::test_support::{build, payloads, scan};
+    use super::super::test_support::{build, cands, payloads, scan};
     use super::*;
     use crate::engine::filter::Filter;
 
@@ -345,7 +245,8 @@ mod tests {
             min_token_len: Some(2),
             max_token_len: Some(5),
             ..Default::default()
-        });
+        })
+        .unwrap();
         let toks = tok.index_tokens("Hello wonderful");
         for t in ["he", "hel", "hell", "hello", "wo", "wonde"] {
             assert!(toks.contains(t), "{t}");
@@ -389,13 +290,15 @@ mod tests {
             tokenizer: Some(TokenizerType::Whitespace),
             lowercase: Some(false),
             ..Default::default()
-        });
+        })
+        .unwrap();
         assert_eq!(ws.doc_tokens("a-b  C"), vec!["a-b", "C"]);
         let ml = TextTokenizer::new(&TextIndexParams {
             tokenizer: Some(TokenizerType::Multilingual),
             ascii_folding: Some(true),
             ..Default::default()
-        });
+        })
+        .unwrap();
         assert_eq!(
             ml.doc_tokens("Ação 東京abc"),
             vec!["acao", "東", "京", "abc"]
@@ -408,7 +311,64 @@ mod tests {
             min_token_len: Some(2),
             max_token_len: Some(4),
             ..Default::default()
-        });
+        })
+        .unwrap();
         assert_eq!(custom.doc_tokens("foo a bar toolong"), vec!["bar"]);
+    }
+
+    #[test]
+    fn portuguese_stop_words_and_stemmer() {
+        let tok = TextTokenizer::new(&TextIndexParams {
+            stopwords: Some(StopwordsInterface::Language("portuguese".into())),
+            stemmer: Some(json!({"type": "snowball", "language": "portuguese"})),
+            ascii_folding: Some(true),
+            ..Default::default()
+        })
+        .unwrap();
+        // "para" and "de" are stop words; plural and singular share a stem.
+        assert_eq!(
+            tok.doc_tokens("Inversores para telhado de cerâmica"),
+            tok.doc_tokens("inversor telhados ceramica")
+        );
+        let points = payloads(vec![
+            json!({"t": "Inversores híbridos para telhado"}),
+            json!({"t": "Painel solar"}),
+        ]);
+        let idx = build(
+            &[(
+                "t",
+                json!({"type": "text", "stopwords": "portuguese",
+                       "stemmer": {"type": "snowball", "language": "portuguese"}}),
+            )],
+            &points,
+        );
+        let f = json!({"must": {"key": "t", "match": {"text": "inversor híbrido"}}});
+        assert_eq!(cands(&idx, f.clone()), Some(vec![0]));
+        assert_eq!(
+            scan(&idx, &points, &serde_json::from_value(f).unwrap()),
+            vec![0]
+        );
+    }
+
+    #[test]
+    fn unknown_languages_and_stemmers_are_refused() {
+        let with = |stopwords: Option<&str>, stemmer: Option<serde_json::Value>| {
+            TextTokenizer::new(&TextIndexParams {
+                stopwords: stopwords.map(|l| StopwordsInterface::Language(l.into())),
+                stemmer,
+                ..Default::default()
+            })
+        };
+        let err = with(Some("klingon"), None).unwrap_err();
+        assert!(err.starts_with("text index option `stopwords`"), "{err}");
+        let err = with(
+            None,
+            Some(json!({"type": "snowball", "language": "klingon"})),
+        )
+        .unwrap_err();
+        assert!(err.contains("portuguese"), "lists the stemmers: {err}");
+        let err = with(None, Some(json!({"type": "porter"}))).unwrap_err();
+        assert!(err.contains("`stemmer`"), "{err}");
+        assert!(with(Some("english"), Some(json!({"type": "none"}))).is_ok());
     }
 }
