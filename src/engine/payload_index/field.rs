@@ -224,11 +224,17 @@ impl FieldIndex {
                     Some(PayloadSchemaParams::Text(p)) => p.clone(),
                     _ => TextIndexParams::default(),
                 };
-                // `create` refuses parameters the tokenizer rejects; a stored index whose parameters an older
-                // build accepted (a stemmer was once only echoed) falls back to the default tokenizer.
+                // `create` refuses parameters the tokenizer rejects. A stored index whose stop words or stemmer
+                // an older build accepted without applying them (any language but English) keeps working as
+                // it did then: without them.
                 let tokenizer = TextTokenizer::new(&params).unwrap_or_else(|e| {
-                    tracing::warn!(field, error = %e, "text index parameters no longer valid; using the defaults");
-                    TextTokenizer::default()
+                    tracing::warn!(field, error = %e, "text index: stop words and stemmer not applied");
+                    let plain = TextIndexParams {
+                        stopwords: None,
+                        stemmer: None,
+                        ..params.clone()
+                    };
+                    TextTokenizer::new(&plain).unwrap_or_default()
                 });
                 IndexData::Text {
                     tokenizer,
@@ -582,6 +588,18 @@ impl FieldIndex {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn a_stored_text_index_with_unsupported_stop_words_keeps_its_tokenizer() {
+        // What an older build stored: it accepted French stop words without applying them.
+        let schema: super::PayloadFieldSchema = serde_json::from_value(serde_json::json!(
+            {"type": "text", "tokenizer": "prefix", "min_token_len": 2, "stopwords": "french"}
+        ))
+        .unwrap();
+        let index = super::FieldIndex::new("t", schema);
+        let tokens = index.tokenizer().unwrap().index_tokens("Le soleil");
+        assert!(tokens.contains("le") && tokens.contains("so"), "{tokens:?}");
+    }
+
     #[test]
     fn union_of_many_small_bitmaps_is_the_union() {
         use roaring::RoaringBitmap;
