@@ -34,7 +34,7 @@ use std::io::Cursor;
 use std::sync::OnceLock;
 
 use rust_stemmers::{Algorithm, Stemmer};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 /// Qdrant's default for `k` (term-frequency saturation).
 pub const DEFAULT_K: f64 = 1.2;
@@ -92,16 +92,18 @@ pub enum Bm25Tokenizer {
 
 /// The `stopwords` option: a language name, or a set of languages and/or
 /// custom words.
-#[derive(Debug, Clone, Deserialize, PartialEq)]
+/// The text payload index takes the same option (Qdrant's
+/// `StopwordsInterface`) and echoes it back, hence `Serialize`.
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
 #[serde(untagged)]
 pub enum Bm25Stopwords {
     /// The stop words of one language, e.g. `"portuguese"`.
     Language(String),
     /// `{"languages": [...], "custom": [...]}`; either key may be absent.
     Set {
-        #[serde(default)]
+        #[serde(default, skip_serializing_if = "Option::is_none")]
         languages: Option<Vec<String>>,
-        #[serde(default)]
+        #[serde(default, skip_serializing_if = "Option::is_none")]
         custom: Option<Vec<String>>,
     },
 }
@@ -192,8 +194,13 @@ impl Bm25 {
         let language_name = options.language.as_deref().unwrap_or(default_language);
         let language = resolve_language(language_name)?;
 
-        let stopwords = resolve_stopwords(options.stopwords.as_ref(), language, lowercase)?;
-        let stemmer = resolve_stemmer(options.stemmer.as_ref(), language)?;
+        let stopwords = resolve_stopwords(
+            OptionsOf::Bm25,
+            options.stopwords.as_ref(),
+            language,
+            lowercase,
+        )?;
+        let stemmer = resolve_stemmer(OptionsOf::Bm25, options.stemmer.as_ref(), language)?;
 
         Ok(Bm25 {
             k,
@@ -325,7 +332,8 @@ fn needs_lowercase(token: &str) -> bool {
 }
 
 /// Stems `token`, keeping its allocation when the stemmer leaves it as it is.
-fn stem<'a>(stemmer: &Stemmer, token: Cow<'a, str>) -> Cow<'a, str> {
+/// The text payload index stems with it too.
+pub(crate) fn stem<'a>(stemmer: &Stemmer, token: Cow<'a, str>) -> Cow<'a, str> {
     match token {
         Cow::Borrowed(text) => stemmer.stem(text),
         Cow::Owned(text) => match stemmer.stem(&text) {
@@ -338,6 +346,31 @@ fn stem<'a>(stemmer: &Stemmer, token: Cow<'a, str>) -> Cow<'a, str> {
 
 // ---------------------------------------------------------------------------
 // Languages
+
+/// Whose `stopwords` and `stemmer` options are being read: BM25's, or a
+/// text payload index's (which has no `language` option). Errors name it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum OptionsOf {
+    Bm25,
+    TextIndex,
+}
+
+impl OptionsOf {
+    fn name(self) -> &'static str {
+        match self {
+            OptionsOf::Bm25 => "bm25",
+            OptionsOf::TextIndex => "text index",
+        }
+    }
+
+    /// How to do without a language's stop words, where there is a way.
+    fn without_stopwords(self) -> &'static str {
+        match self {
+            OptionsOf::Bm25 => ", or use `\"language\": \"none\"`",
+            OptionsOf::TextIndex => "",
+        }
+    }
+}
 
 /// Whether a language has a Snowball stemmer in Qdrant, and whether the
 /// `rust-stemmers` release on crates.io has it too.
@@ -470,16 +503,19 @@ fn resolve_language(name: &str) -> Result<Option<&'static Language>, String> {
 /// list. Lowercased when `lowercase` is on, as Qdrant does, so that it matches
 /// lowercased tokens.
 fn resolve_stopwords(
+    of: OptionsOf,
     option: Option<&Bm25Stopwords>,
     language: Option<&Language>,
     lowercase: bool,
 ) -> Result<HashSet<String>, String> {
     let mut set = HashSet::new();
     match option {
-        Some(Bm25Stopwords::Language(name)) => add_language_stopwords(&mut set, name, lowercase)?,
+        Some(Bm25Stopwords::Language(name)) => {
+            add_language_stopwords(of, &mut set, name, lowercase)?
+        }
         Some(Bm25Stopwords::Set { languages, custom }) => {
             for name in languages.iter().flatten() {
-                add_language_stopwords(&mut set, name, lowercase)?;
+                add_language_stopwords(of, &mut set, name, lowercase)?;
             }
             for word in custom.iter().flatten() {
                 set.insert(if lowercase {
@@ -493,7 +529,7 @@ fn resolve_stopwords(
         // Qdrant: they stem but keep every word.
         None => match language {
             Some(lang) if lang.has_stopwords => {
-                add_language_stopwords(&mut set, lang.name, lowercase)?
+                add_language_stopwords(of, &mut set, lang.name, lowercase)?
             }
             _ => {}
         },
@@ -503,6 +539,7 @@ fn resolve_stopwords(
 
 /// The stemmer: the `stemmer` option when given, else the language's.
 fn resolve_stemmer(
+    of: OptionsOf,
     option: Option<&Bm25Stemmer>,
     language: Option<&Language>,
 ) -> Result<Option<Stemmer>, String> {
@@ -513,7 +550,8 @@ fn resolve_stemmer(
             .ok_or_else(|| {
                 let known = snowball_names();
                 format!(
-                    "bm25 option `stemmer`: no Snowball stemmer for {name:?}; use one of: {known}"
+                    "{} option `stemmer`: no Snowball stemmer for {name:?}; use one of: {known}",
+                    of.name()
                 )
             })?,
         None => match language {
@@ -534,18 +572,25 @@ fn resolve_stemmer(
 /// Adds the stop words of language `name` (lowercased when `lowercase` is on,
 /// as Qdrant does, so that they match lowercased tokens).
 fn add_language_stopwords(
+    of: OptionsOf,
     set: &mut HashSet<String>,
     name: &str,
     lowercase: bool,
 ) -> Result<(), String> {
     let lang = find_language(name)
         .filter(|lang| lang.has_stopwords)
-        .ok_or_else(|| format!("bm25 option `stopwords`: unknown stop-word language {name:?}"))?;
+        .ok_or_else(|| {
+            format!(
+                "{} option `stopwords`: unknown stop-word language {name:?}",
+                of.name()
+            )
+        })?;
     let list = lang.stopwords.ok_or_else(|| {
         format!(
             "Helio does not bundle the stop words of {:?} yet; give them as \
-             `\"stopwords\": {{\"custom\": [...]}}`, or use `\"language\": \"none\"`",
-            lang.name
+             `\"stopwords\": {{\"custom\": [...]}}`{}",
+            lang.name,
+            of.without_stopwords()
         )
     })?;
     for word in list.lines().filter(|line| !line.is_empty()) {
@@ -567,20 +612,10 @@ pub(crate) fn text_index_vocabulary(
     stemmer: Option<&Bm25Stemmer>,
     lowercase: bool,
 ) -> Result<(HashSet<String>, Option<Stemmer>), String> {
-    // The messages are written for BM25's options; the text index has no `language` to fall back on.
-    let to_index = |e: String| {
-        e.replacen("bm25 option", "text index option", 1)
-            .replace(", or use `\"language\": \"none\"`", "")
-    };
     Ok((
-        resolve_stopwords(stopwords, None, lowercase).map_err(to_index)?,
-        resolve_stemmer(stemmer, None).map_err(to_index)?,
+        resolve_stopwords(OptionsOf::TextIndex, stopwords, None, lowercase)?,
+        resolve_stemmer(OptionsOf::TextIndex, stemmer, None)?,
     ))
-}
-
-/// [`stem`] for the full-text index.
-pub(crate) fn stem_token<'a>(stemmer: &Stemmer, token: Cow<'a, str>) -> Cow<'a, str> {
-    stem(stemmer, token)
 }
 
 // ---------------------------------------------------------------------------

@@ -240,18 +240,9 @@ pub enum TokenizerType {
     Multilingual,
 }
 
-/// `stopwords`: a language name, or `{"languages": [...], "custom": [...]}`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(untagged)]
-pub enum StopwordsInterface {
-    Language(String),
-    Set {
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        languages: Option<Vec<String>>,
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        custom: Option<Vec<String>>,
-    },
-}
+/// `stopwords`: a language name, or `{"languages": [...], "custom": [...]}`;
+/// the same option, and the same languages, as BM25's.
+pub use crate::embed::bm25::Bm25Stopwords as StopwordsInterface;
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]

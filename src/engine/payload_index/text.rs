@@ -9,8 +9,8 @@ use std::sync::Arc;
 
 use rust_stemmers::Stemmer;
 
-use super::schema::{StopwordsInterface, TextIndexParams, TokenizerType};
-use crate::embed::bm25::{stem_token, text_index_vocabulary, Bm25Stemmer, Bm25Stopwords};
+use super::schema::{TextIndexParams, TokenizerType};
+use crate::embed::bm25::{stem, text_index_vocabulary, Bm25Stemmer};
 
 /// The tokenizer of a full-text index, shared by indexing and by filter
 /// evaluation so both see the same tokens.
@@ -91,13 +91,6 @@ impl TextTokenizer {
     /// stemmer for, is an error naming the option.
     pub fn new(p: &TextIndexParams) -> Result<Self, String> {
         let lowercase = p.lowercase.unwrap_or(true);
-        let stopwords = p.stopwords.as_ref().map(|s| match s {
-            StopwordsInterface::Language(l) => Bm25Stopwords::Language(l.clone()),
-            StopwordsInterface::Set { languages, custom } => Bm25Stopwords::Set {
-                languages: languages.clone(),
-                custom: custom.clone(),
-            },
-        });
         let stemmer: Option<Bm25Stemmer> = p
             .stemmer
             .as_ref()
@@ -110,7 +103,7 @@ impl TextTokenizer {
                 )
             })?;
         let (stopwords, stemmer) =
-            text_index_vocabulary(stopwords.as_ref(), stemmer.as_ref(), lowercase)?;
+            text_index_vocabulary(p.stopwords.as_ref(), stemmer.as_ref(), lowercase)?;
         let mut tok = TextTokenizer {
             kind: p.tokenizer.unwrap_or_default(),
             lowercase,
@@ -189,7 +182,7 @@ impl TextTokenizer {
                 continue;
             }
             if let Some(stemmer) = &self.stemmer {
-                w = stem_token(stemmer, Cow::Owned(w)).into_owned();
+                w = stem(stemmer, Cow::Owned(w)).into_owned();
             }
             let len = w.chars().count();
             if len > self.max_len {
@@ -234,6 +227,7 @@ impl TextTokenizer {
 mod tests {
     use serde_json::json;
 
+    use super::super::schema::StopwordsInterface;
     use super::super::test_support::{build, cands, payloads, scan};
     use super::*;
     use crate::engine::filter::Filter;
