@@ -10,13 +10,13 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use criterion::{criterion_group, criterion_main, BatchSize, BenchmarkId, Criterion};
-use helio::dataset;
 use helio::engine::collection::{PointInsert, UpdateOp};
+use helio::engine::config::{CollectionConfig, VectorParams};
+use helio::engine::dataset;
 use helio::engine::filter::Filter;
-use helio::engine::params::{CollectionConfig, VectorParams};
-use helio::engine::payload_index::PayloadFieldSchema;
-use helio::engine::search::{QueryVector, SearchRequest};
-use helio::engine::sparse::SparseIndex;
+use helio::engine::index::payload::PayloadFieldSchema;
+use helio::engine::index::sparse::SparseIndex;
+use helio::engine::query::search::{QueryVector, SearchRequest};
 use helio::engine::types::{Distance, PointId};
 use helio::engine::{Collection, Database, EngineOptions};
 use serde_json::json;
@@ -108,7 +108,7 @@ fn bench_search(c: &mut Criterion) {
             b.iter(|| {
                 i += 1;
                 let q = &f.queries[i % f.queries.len()];
-                f.collection.search(&request(q, ef, None)).unwrap()
+                f.collection.read(&request(q, ef, None), None).unwrap()
             })
         });
     }
@@ -122,7 +122,7 @@ fn bench_search(c: &mut Criterion) {
                     i += 1;
                     let q = &f.queries[i % f.queries.len()];
                     f.collection
-                        .search(&request(q, 64, Some(below(share))))
+                        .read(&request(q, 64, Some(below(share))), None)
                         .unwrap()
                 })
             },

@@ -7,9 +7,9 @@
 use std::time::Instant;
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
-use helio::dataset;
-use helio::engine::distance;
-use helio::engine::hnsw::{self, BuilderKind, FlatVectors, FrozenGraph, GraphParams};
+use helio::engine::dataset;
+use helio::engine::index::distance;
+use helio::engine::index::hnsw::{self, BuilderKind, FlatVectors, FrozenGraph, GraphParams};
 use helio::engine::types::{Distance, Offset};
 
 const DIM: usize = 384;

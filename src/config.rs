@@ -9,7 +9,7 @@ use serde::Deserialize;
 
 use crate::embed::models::ModelsConfig;
 use crate::embed::openai::OpenAiConfig;
-use crate::engine::hnsw::BuilderKind;
+use crate::engine::index::hnsw::BuilderKind;
 
 /// Settings of `helio serve`. Every field is optional here so that a
 /// value not given on the command line or in the environment can come from

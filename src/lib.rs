@@ -11,7 +11,6 @@
 pub mod api;
 pub mod bench;
 pub mod config;
-pub mod dataset;
 pub mod embed;
 pub mod engine;
 pub mod observe;

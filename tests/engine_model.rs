@@ -3,12 +3,12 @@
 
 use std::collections::BTreeMap;
 
+use helio::engine::collection::payload::PayloadSelector;
 use helio::engine::collection::{PointInsert, Selector, UpdateOp};
+use helio::engine::config::{CollectionConfig, OptimizersConfig, VectorParams};
 use helio::engine::filter::Filter;
-use helio::engine::params::{CollectionConfig, OptimizersConfig, VectorParams};
-use helio::engine::payload::PayloadSelector;
-use helio::engine::scroll::ScrollRequest;
-use helio::engine::search::{QueryVector, SearchRequest};
+use helio::engine::query::scroll::ScrollRequest;
+use helio::engine::query::search::{QueryVector, SearchRequest};
 use helio::engine::types::{Distance, NamedVectors, Payload, PointId, VectorData, VectorSelector};
 use helio::engine::{Database, EngineOptions};
 use proptest::prelude::*;
@@ -138,14 +138,17 @@ fn to_engine(op: &Op, model: &Model) -> Option<UpdateOp> {
 fn stored(db: &Database) -> Model {
     let c = db.get("m").unwrap();
     let (records, next) = c
-        .scroll(&ScrollRequest {
-            filter: None,
-            limit: 1000,
-            offset: None,
-            order_by: None,
-            with_payload: PayloadSelector::All,
-            with_vector: VectorSelector::All,
-        })
+        .read(
+            &ScrollRequest {
+                filter: None,
+                limit: 1000,
+                offset: None,
+                order_by: None,
+                with_payload: PayloadSelector::All,
+                with_vector: VectorSelector::All,
+            },
+            None,
+        )
         .unwrap();
     assert!(next.is_none());
     records
@@ -209,7 +212,7 @@ fn check(ops: &[Op]) -> Result<(), TestCaseError> {
     for (id, (v, _)) in &model {
         let mut req = SearchRequest::new("", QueryVector::Dense(v.clone()), 40);
         req.score_threshold = Some(0.0);
-        let found = c.search(&req).unwrap();
+        let found = c.read(&req, None).unwrap();
         prop_assert!(
             found.iter().any(|r| r.id == PointId::Num(*id)),
             "point {} not found by its own vector",

@@ -2,12 +2,12 @@
 //! (with the filter inside the traversal, or an exact scan the planner
 //! picks for selective filters) against brute force over matching points.
 
-use helio::dataset::clustered;
 use helio::engine::collection::{PointInsert, UpdateOp};
+use helio::engine::config::{CollectionConfig, HnswConfig, OptimizersConfig, VectorParams};
+use helio::engine::dataset::clustered;
 use helio::engine::filter::Filter;
-use helio::engine::params::{CollectionConfig, HnswConfig, OptimizersConfig, VectorParams};
-use helio::engine::payload_index::PayloadFieldSchema;
-use helio::engine::search::{QueryVector, SearchRequest};
+use helio::engine::index::payload::PayloadFieldSchema;
+use helio::engine::query::search::{QueryVector, SearchRequest};
 use helio::engine::types::{Distance, PointId};
 use helio::engine::{Database, EngineOptions};
 use serde_json::json;
@@ -93,9 +93,13 @@ fn filtered_recall_at_every_selectivity() {
                     req.exact = exact;
                     req
                 };
-                let truth: Vec<PointId> =
-                    c.search(&req(true)).unwrap().iter().map(|r| r.id).collect();
-                let found = c.search(&req(false)).unwrap();
+                let truth: Vec<PointId> = c
+                    .read(&req(true), None)
+                    .unwrap()
+                    .iter()
+                    .map(|r| r.id)
+                    .collect();
+                let found = c.read(&req(false), None).unwrap();
                 for r in &found {
                     let b = r.id;
                     let PointId::Num(n) = b else { unreachable!() };

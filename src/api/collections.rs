@@ -10,16 +10,16 @@ use serde_json::{json, Value};
 
 use std::collections::BTreeMap;
 
-use crate::engine::database::AliasAction;
-use crate::engine::params::{
+use crate::engine::collection::vector_names::NewVector;
+use crate::engine::config::strict_mode::StrictModeConfig;
+use crate::engine::config::{
     CollectionConfig, ConfigUpdate, Datatype, HnswConfig, HnswConfigDiff, MultiVectorConfig,
     OptimizersConfig, OptimizersConfigDiff, SparseVectorParams, VectorParams, VectorsConfig,
     WalConfig,
 };
-use crate::engine::payload_index::PayloadFieldSchema;
-use crate::engine::strict_mode::StrictModeConfig;
+use crate::engine::database::AliasAction;
+use crate::engine::index::payload::PayloadFieldSchema;
 use crate::engine::types::Payload;
-use crate::engine::vector_names::NewVector;
 use crate::engine::EngineError;
 
 use super::error::ApiError;

@@ -12,8 +12,8 @@ use serde::Deserialize;
 use serde_json::{Map, Value};
 
 use crate::engine::filter::{Condition, Filter, GeoPoint};
-use crate::engine::formula::{datetime_seconds, DecayKind, Expr, Formula, Variable};
-use crate::engine::query::Query;
+use crate::engine::query::formula::{datetime_seconds, DecayKind, Expr, Formula, Variable};
+use crate::engine::query::stages::Query;
 use crate::engine::EngineError;
 
 use super::error::ApiError;

@@ -11,10 +11,9 @@ use axum::response::Response;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::engine::groups::{Group, GroupId, GroupsRequest};
-use crate::engine::query::QueryRequest;
-use crate::engine::types::PointId;
-use crate::engine::{Collection, Database, EngineError};
+use crate::engine::query::groups::{GroupId, GroupLookup, GroupsRequest};
+use crate::engine::query::stages::QueryRequest;
+use crate::engine::{Collection, EngineError};
 
 use super::error::ApiError;
 use super::extract::{QJson, QPath, QQuery};
@@ -24,7 +23,7 @@ use super::models::{
 };
 use super::points::MAX_LIMIT;
 use super::search::{grouped_query, legacy_recommend, legacy_request, RecommendRequestWire};
-use super::{ok, read_within, AppState};
+use super::{ok, read, AppState};
 
 /// The grouping part of a body, taken out before the rest is read as the
 /// ungrouped route's body.
@@ -92,7 +91,7 @@ fn split<T: serde::de::DeserializeOwned>(body: Value) -> Result<(GroupingWire, T
 
 fn groups_request(
     query: QueryRequest,
-    grouping: &GroupingWire,
+    grouping: GroupingWire,
     group_size: Option<usize>,
     limit: usize,
 ) -> Result<GroupsRequest, ApiError> {
@@ -110,35 +109,10 @@ fn groups_request(
             "limit × group_size must be at most {MAX_LIMIT}"
         ))));
     }
-    Ok(GroupsRequest {
-        query,
-        group_by: grouping.group_by.clone(),
-        group_size,
-        limit,
-    })
-}
-
-/// Runs the grouped query and looks each group's id up in another
-/// collection when asked: an integer id or a UUID string names a point
-/// there; a group whose id names none gets `lookup: null`.
-async fn answer(
-    db: &Database,
-    collection: Arc<Collection>,
-    query: QueryRequest,
-    grouping: GroupingWire,
-    default_size: Option<usize>,
-    limit: usize,
-    timeout: Option<u64>,
-) -> Result<GroupsOut, ApiError> {
-    let req = groups_request(query, &grouping, default_size, limit)?;
-    collection.check_query(&req.query)?;
-    collection.check_listing(Some(req.limit.saturating_mul(req.group_size)), None)?;
-    collection.admit_read(timeout, 1)?;
-    let lookup = grouping.with_lookup;
-    let lookup = match lookup {
+    let with_lookup = match grouping.with_lookup {
         None => None,
-        Some(WithLookupWire::Name(name)) => Some((
-            db.get(&name)?,
+        Some(WithLookupWire::Name(name)) => Some(GroupLookup::new(
+            name,
             WithPayload::into_selector(None, true)?,
             WithVector::selector(&None),
         )),
@@ -146,46 +120,51 @@ async fn answer(
             collection,
             with_payload,
             with_vectors,
-        }) => Some((
-            db.get(&collection)?,
+        }) => Some(GroupLookup::new(
+            collection,
             WithPayload::into_selector(with_payload, true)?,
             WithVector::selector(&with_vectors),
         )),
     };
+    Ok(GroupsRequest {
+        query,
+        group_by: grouping.group_by,
+        group_size,
+        limit,
+        with_lookup,
+    })
+}
+
+/// Runs the grouped query (with its lookups, when asked for) and renders
+/// the groups.
+async fn answer(
+    state: &AppState,
+    collection: Arc<Collection>,
+    req: GroupsRequest,
+    timeout: Option<u64>,
+) -> Result<GroupsOut, ApiError> {
+    // How the looked-up points render depends on their collection's vectors.
+    let lookup_single = match &req.with_lookup {
+        Some(lookup) => state.db.get(lookup.collection())?.single_vector(),
+        None => false,
+    };
     let single = collection.single_vector();
-    let searched = collection.clone();
-    let groups: Vec<Group> = read_within(timeout, move || searched.query_groups(&req)).await?;
+    let groups = read(state, collection, req, timeout).await?;
     let groups = groups
         .into_iter()
-        .map(|g| {
-            let lookup = lookup.as_ref().map(|(other, payload, vector)| {
-                point_id(&g.id).and_then(|id| {
-                    other
-                        .retrieve(&[id], payload, vector)
-                        .pop()
-                        .map(|r| PointOut::record(r, other.single_vector()))
-                })
-            });
-            GroupOut {
-                hits: g
-                    .hits
-                    .into_iter()
-                    .map(|r| PointOut::scored(r, single))
-                    .collect(),
-                id: g.id,
-                lookup,
-            }
+        .map(|g| GroupOut {
+            hits: g
+                .hits
+                .into_iter()
+                .map(|r| PointOut::scored(r, single))
+                .collect(),
+            id: g.id,
+            lookup: g
+                .lookup
+                .map(|found| found.map(|r| PointOut::record(r, lookup_single))),
         })
         .collect();
     Ok(GroupsOut { groups })
-}
-
-fn point_id(group: &GroupId) -> Option<PointId> {
-    match group {
-        GroupId::UInt(n) => Some(PointId::Num(*n)),
-        GroupId::Int(n) => u64::try_from(*n).ok().map(PointId::Num),
-        GroupId::Text(s) => uuid::Uuid::parse_str(s).ok().map(PointId::Uuid),
-    }
 }
 
 pub async fn query_groups(
@@ -207,17 +186,9 @@ pub async fn query_groups(
     .await?;
     // Qdrant's defaults: 10 groups of at most 3 hits.
     let limit = w.limit.unwrap_or(10);
-    let query = grouped_query(w, &state.db)?;
-    let out = answer(
-        &state.db,
-        collection,
-        query,
-        grouping,
-        Some(3),
-        limit,
-        params.timeout,
-    )
-    .await?;
+    let query = grouped_query(w)?;
+    let req = groups_request(query, grouping, Some(3), limit)?;
+    let out = answer(&state, collection, req, params.timeout).await?;
     Ok(ok(started, out))
 }
 
@@ -232,16 +203,8 @@ pub async fn search_groups(
     let (grouping, w): (GroupingWire, SearchRequestWire) = split(body)?;
     let query = QueryRequest::from(legacy_request(w)?);
     let limit = query.root.limit;
-    let out = answer(
-        &state.db,
-        collection,
-        query,
-        grouping,
-        None,
-        limit,
-        params.timeout,
-    )
-    .await?;
+    let req = groups_request(query, grouping, None, limit)?;
+    let out = answer(&state, collection, req, params.timeout).await?;
     Ok(ok(started, out))
 }
 
@@ -254,17 +217,9 @@ pub async fn recommend_groups(
     let started = Instant::now();
     let collection = state.db.get(&name)?;
     let (grouping, w): (GroupingWire, RecommendRequestWire) = split(body)?;
-    let query = legacy_recommend(w, &state.db)?;
+    let query = legacy_recommend(w)?;
     let limit = query.root.limit;
-    let out = answer(
-        &state.db,
-        collection,
-        query,
-        grouping,
-        None,
-        limit,
-        params.timeout,
-    )
-    .await?;
+    let req = groups_request(query, grouping, None, limit)?;
+    let out = answer(&state, collection, req, params.timeout).await?;
     Ok(ok(started, out))
 }

@@ -10,13 +10,14 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::engine::filter::Filter;
-use crate::engine::matrix::{Matrix, MatrixRequest};
+use crate::engine::query::matrix::{Matrix, MatrixRequest};
 use crate::engine::EngineError;
 
 use super::error::ApiError;
 use super::extract::{QJson, QPath, QQuery};
 use super::models::{ReadParams, WireId};
-use super::{blocking, ok, AppState};
+use super::read_off_thread;
+use super::{ok, AppState};
 
 /// Qdrant's defaults.
 const DEFAULT_SAMPLE: usize = 10;
@@ -162,9 +163,7 @@ async fn run(
 ) -> Result<Matrix, ApiError> {
     let collection = state.db.get(name)?;
     let req = matrix_request(body, params)?;
-    collection.check_listing(Some(req.sample), req.filter.as_ref())?;
-    collection.admit_read(params.timeout, 1)?;
-    blocking(move || collection.distance_matrix(&req)).await
+    read_off_thread(state, collection, req, params.timeout).await
 }
 
 pub async fn pairs(

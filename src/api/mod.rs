@@ -33,7 +33,8 @@ use axum::{Json, Router};
 use serde::Serialize;
 
 use crate::embed::Models;
-use crate::engine::{Database, EngineError};
+use crate::engine::collection::ReadRequest;
+use crate::engine::{Collection, Database, EngineError};
 use crate::observe::metrics::{Metrics, RequestLabels};
 use error::ApiError;
 
@@ -126,6 +127,55 @@ where
             "the operation did not finish within the request's timeout of {secs} s"
         )))),
     }
+}
+
+/// Runs a read of `collection` through the engine's one entry for reads
+/// ([`Database::read`]: lookups in other collections, strict mode, then
+/// the read on one view), under the request's `timeout`.
+pub async fn read<R>(
+    state: &AppState,
+    collection: Arc<Collection>,
+    req: R,
+    timeout: Option<u64>,
+) -> Result<R::Output, ApiError>
+where
+    R: ReadRequest + Send + 'static,
+    R::Output: Send + 'static,
+{
+    let db = state.db.clone();
+    read_within(timeout, move || db.read(&collection, req, timeout)).await
+}
+
+/// [`read`] for reads that may walk every point (scroll, count, facet,
+/// the distance matrix): always on the blocking pool, never inline on an
+/// async worker; a matrix bounds itself with its own deadline.
+pub async fn read_off_thread<R>(
+    state: &AppState,
+    collection: Arc<Collection>,
+    req: R,
+    timeout: Option<u64>,
+) -> Result<R::Output, ApiError>
+where
+    R: ReadRequest + Send + 'static,
+    R::Output: Send + 'static,
+{
+    let db = state.db.clone();
+    blocking(move || db.read(&collection, req, timeout)).await
+}
+
+/// [`read`] for the `/batch` routes: the requests are admitted together.
+pub async fn read_batch<R>(
+    state: &AppState,
+    collection: Arc<Collection>,
+    reqs: Vec<R>,
+    timeout: Option<u64>,
+) -> Result<Vec<R::Output>, ApiError>
+where
+    R: ReadRequest + Send + 'static,
+    R::Output: Send + 'static,
+{
+    let db = state.db.clone();
+    read_within(timeout, move || db.read_batch(&collection, reqs, timeout)).await
 }
 
 /// Runs engine work that may wait on disk (writes, fsync) off the async

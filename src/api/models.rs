@@ -5,11 +5,11 @@ use serde::de::Error as _;
 use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::Value;
 
+use crate::engine::collection::payload::PayloadSelector;
 use crate::engine::collection::Record;
 use crate::engine::filter::Filter;
-use crate::engine::multivector::MultiVector;
-use crate::engine::payload::PayloadSelector;
-use crate::engine::scroll::{Direction, OrderBy};
+use crate::engine::query::scroll::{Direction, OrderBy};
+use crate::engine::types::MultiVector;
 use crate::engine::types::{
     NamedVectors, Payload, PointId, SparseVector, VectorData, VectorSelector,
 };
@@ -470,7 +470,7 @@ fn start_from_value(v: &Value) -> Result<f64, ApiError> {
         return Ok(n);
     }
     v.as_str()
-        .and_then(crate::engine::datetime::parse_micros)
+        .and_then(crate::engine::filter::datetime::parse_micros)
         .map(|micros| micros as f64)
         .ok_or_else(|| {
             ApiError::validation(format!(
@@ -690,6 +690,15 @@ pub struct LookupLocation {
     pub shard_key: Option<Value>,
 }
 
+impl From<LookupLocation> for crate::engine::query::lookup::Lookup {
+    fn from(w: LookupLocation) -> Self {
+        crate::engine::query::lookup::Lookup {
+            collection: w.collection,
+            vector: w.vector,
+        }
+    }
+}
+
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct QueryBatchWire {
@@ -715,7 +724,9 @@ pub struct PointOut {
 /// payload string (which clients fail to parse).
 fn order_value_wire(v: Option<Value>) -> Option<Value> {
     match v {
-        Some(Value::String(s)) => crate::engine::datetime::parse_micros(&s).map(Value::from),
+        Some(Value::String(s)) => {
+            crate::engine::filter::datetime::parse_micros(&s).map(Value::from)
+        }
         other => other,
     }
 }

@@ -11,7 +11,7 @@ use axum::response::Response;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use crate::engine::optimizer::{Optimization, OptimizationState, SegmentInfo};
+use crate::engine::collection::optimizer::{Optimization, OptimizationState, SegmentInfo};
 use crate::engine::EngineError;
 
 use super::error::ApiError;

@@ -7,8 +7,10 @@ use axum::extract::State;
 use axum::response::Response;
 use serde_json::json;
 
+use crate::engine::collection::payload::PayloadSelector;
 use crate::engine::collection::{PointInsert, Selector, UpdateOp};
-use crate::engine::scroll::ScrollRequest;
+use crate::engine::query::points::{Count, Retrieve};
+use crate::engine::query::scroll::ScrollRequest;
 use crate::engine::types::VectorSelector;
 use crate::engine::EngineError;
 
@@ -21,7 +23,7 @@ use super::models::{
     PointOut, ReadParams, RetrieveRequest, ScrollRequestWire, SelectorRequest, UpdateResult,
     UpdateVectorsRequest, UpsertRequest, WithPayload, WithVector, WriteParams,
 };
-use super::{blocking, ok, AppState};
+use super::{blocking, ok, read, read_off_thread, AppState};
 
 /// Largest `limit` a read accepts, so one request cannot ask for the world.
 pub const MAX_LIMIT: usize = 100_000;
@@ -285,24 +287,22 @@ pub async fn get_point(
 ) -> Result<Response, ApiError> {
     let started = Instant::now();
     let collection = state.db.get(&name)?;
-    collection.admit_read(params.timeout, 1)?;
     let value = match id.parse::<u64>() {
         Ok(n) => json!(n),
         Err(_) => json!(id),
     };
     let id = parse_id(&value).map_err(|e| bad(&e))?;
-    let records = collection.retrieve(
-        &[id],
-        &crate::engine::payload::PayloadSelector::All,
-        &VectorSelector::All,
-    );
+    let req = Retrieve {
+        ids: vec![id],
+        with_payload: PayloadSelector::All,
+        with_vector: VectorSelector::All,
+    };
+    let single = collection.single_vector();
+    let records = read(&state, collection, req, params.timeout).await?;
     let record = records.into_iter().next().ok_or_else(|| {
         ApiError::NotFound(format!("Not found: Point with id {id} does not exists!"))
     })?;
-    Ok(ok(
-        started,
-        PointOut::record(record, collection.single_vector()),
-    ))
+    Ok(ok(started, PointOut::record(record, single)))
 }
 
 pub async fn retrieve(
@@ -313,12 +313,13 @@ pub async fn retrieve(
 ) -> Result<Response, ApiError> {
     let started = Instant::now();
     let collection = state.db.get(&name)?;
-    collection.admit_read(params.timeout, 1)?;
-    let with_payload = WithPayload::into_selector(body.with_payload, true)?;
-    let with_vector = WithVector::selector(&body.with_vector);
-    let ids: Vec<_> = body.ids.into_iter().map(|i| i.0).collect();
-    let records = collection.retrieve(&ids, &with_payload, &with_vector);
+    let req = Retrieve {
+        ids: body.ids.into_iter().map(|i| i.0).collect(),
+        with_payload: WithPayload::into_selector(body.with_payload, true)?,
+        with_vector: WithVector::selector(&body.with_vector),
+    };
     let single = collection.single_vector();
+    let records = read(&state, collection, req, params.timeout).await?;
     Ok(ok(
         started,
         records
@@ -340,8 +341,6 @@ pub async fn scroll(
     if limit > MAX_LIMIT {
         return Err(bad(&format!("limit must be at most {MAX_LIMIT}")));
     }
-    collection.check_listing(Some(limit), body.filter.as_ref())?;
-    collection.admit_read(params.timeout, 1)?;
     let order_by = body.order_by.map(OrderByWire::into_engine).transpose()?;
     let req = ScrollRequest {
         filter: body.filter,
@@ -352,7 +351,7 @@ pub async fn scroll(
         with_vector: WithVector::selector(&body.with_vector),
     };
     let single = collection.single_vector();
-    let (records, next) = blocking(move || collection.scroll(&req)).await?;
+    let (records, next) = read_off_thread(&state, collection, req, params.timeout).await?;
     Ok(ok(
         started,
         json!({
@@ -374,11 +373,11 @@ pub async fn count(
     if let Some(f) = &body.filter {
         f.validate().map_err(bad_owned)?;
     }
-    let exact = body.exact.unwrap_or(true);
-    collection.check_exact(exact)?;
-    collection.check_listing(None, body.filter.as_ref())?;
-    collection.admit_read(params.timeout, 1)?;
-    let count = blocking(move || Ok(collection.count(body.filter.as_ref(), exact))).await?;
+    let req = Count {
+        filter: body.filter,
+        exact: body.exact.unwrap_or(true),
+    };
+    let count = read_off_thread(&state, collection, req, params.timeout).await?;
     Ok(ok(started, json!({"count": count})))
 }
 
@@ -416,10 +415,13 @@ pub async fn facet(
     if limit > MAX_LIMIT {
         return Err(bad(&format!("limit must be at most {MAX_LIMIT}")));
     }
-    collection.check_exact(body.exact.unwrap_or(false))?;
-    collection.check_listing(Some(limit), body.filter.as_ref())?;
-    collection.admit_read(params.timeout, 1)?;
-    let hits = blocking(move || collection.facet(&body.key, body.filter.as_ref(), limit)).await?;
+    let req = crate::engine::query::facet::FacetRequest {
+        key: body.key,
+        filter: body.filter,
+        limit,
+        exact: body.exact.unwrap_or(false),
+    };
+    let hits = read_off_thread(&state, collection, req, params.timeout).await?;
     let hits: Vec<serde_json::Value> = hits
         .into_iter()
         .map(|(value, count)| json!({"value": value, "count": count}))

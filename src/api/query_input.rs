@@ -6,16 +6,15 @@
 use serde::Deserialize;
 use serde_json::Value;
 
-use crate::engine::explore::ContextPair;
-use crate::engine::mmr::MAX_MMR_CANDIDATES;
-use crate::engine::multivector::MultiVector;
-use crate::engine::query::{Example, Fusion, Query, Strategy, DEFAULT_RRF_K};
-use crate::engine::search::QueryVector;
-use crate::engine::types::PointId;
-use crate::engine::{Database, EngineError};
+use crate::engine::query::explore::ContextPair;
+use crate::engine::query::mmr::MAX_MMR_CANDIDATES;
+use crate::engine::query::search::QueryVector;
+use crate::engine::query::stages::{Example, Fusion, Query, Strategy, DEFAULT_RRF_K};
+use crate::engine::types::MultiVector;
+use crate::engine::EngineError;
 
 use super::error::ApiError;
-use super::models::{parse_id, LookupLocation, OrderByWire, QueryInput, SparseWire};
+use super::models::{parse_id, OrderByWire, QueryInput, SparseWire};
 
 fn bad(msg: String) -> ApiError {
     ApiError::Engine(EngineError::BadRequest(msg))
@@ -169,82 +168,6 @@ pub(super) fn recommend_query(value: Value) -> Result<Query, ApiError> {
         negative: examples(w.negative)?,
         strategy: strategy(w.strategy.as_deref())?,
     })
-}
-
-/// With `lookup_from`, the point ids of a query name points of another
-/// collection: their vectors are read there (vector `lookup_from.vector`,
-/// by default the unnamed one) and searched with here. Being elsewhere,
-/// those points are not left out of the results, as same-collection ids are.
-pub(super) fn look_up(
-    query: Option<Query>,
-    from: Option<&LookupLocation>,
-    db: &Database,
-) -> Result<Option<Query>, ApiError> {
-    let Some(from) = from else {
-        return Ok(query);
-    };
-    let Some(query) = query else {
-        return Ok(None);
-    };
-    let other = db.get(&from.collection)?;
-    let name = from.vector.as_deref().unwrap_or("");
-    let fetch = |id: &PointId| -> Result<QueryVector, ApiError> {
-        match other.vector_of(id, name) {
-            None => Err(ApiError::Engine(EngineError::NotFound(format!(
-                "No point with id {id} found in collection `{}`",
-                from.collection
-            )))),
-            Some(None) => Err(bad(format!(
-                "Wrong input: point {id} of collection `{}` has no vector `{name}`",
-                from.collection
-            ))),
-            Some(Some(v)) => Ok(QueryVector::from(v)),
-        }
-    };
-    let resolve = |e: Example| match e {
-        Example::Id(id) => fetch(&id).map(Example::Vector),
-        e => Ok(e),
-    };
-    let examples = |list: Vec<Example>| -> Result<Vec<Example>, ApiError> {
-        list.into_iter().map(resolve).collect()
-    };
-    let pairs = |list: Vec<ContextPair>| -> Result<Vec<ContextPair>, ApiError> {
-        list.into_iter()
-            .map(|p| {
-                Ok(ContextPair {
-                    positive: resolve(p.positive)?,
-                    negative: resolve(p.negative)?,
-                })
-            })
-            .collect()
-    };
-    Ok(Some(match query {
-        Query::NearestId(id) => Query::Nearest(fetch(&id)?),
-        Query::Recommend {
-            positive,
-            negative,
-            strategy,
-        } => Query::Recommend {
-            positive: examples(positive)?,
-            negative: examples(negative)?,
-            strategy,
-        },
-        Query::Discover { target, context } => Query::Discover {
-            target: resolve(target)?,
-            context: pairs(context)?,
-        },
-        Query::Context(context) => Query::Context(pairs(context)?),
-        Query::Mmr {
-            nearest,
-            diversity,
-            candidates,
-        } => Query::Mmr {
-            nearest: resolve(nearest)?,
-            diversity,
-            candidates,
-        },
-        other => other,
-    }))
 }
 
 /// `{"nearest": v, "mmr": {"diversity", "candidates_limit"}}`.

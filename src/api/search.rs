@@ -8,30 +8,25 @@ use std::time::Instant;
 
 use axum::extract::State;
 use axum::response::Response;
+use serde::Deserialize;
 use serde_json::Value;
 
-use serde::Deserialize;
-
-use crate::engine::collection::Record;
 use crate::engine::filter::Filter;
-use crate::engine::payload::PayloadSelector;
-use crate::engine::query::{QueryRequest, Stage};
-use crate::engine::scroll::{OrderBy, ScrollRequest};
-use crate::engine::search::{QueryVector, SearchRequest};
-use crate::engine::types::VectorSelector;
-use crate::engine::{Collection, Database, EngineError};
+use crate::engine::query::lookup::Lookup;
+use crate::engine::query::search::{QueryVector, SearchRequest};
+use crate::engine::query::stages::{Query, QueryRequest, Stage};
+use crate::engine::{Collection, EngineError, Record};
 
 use super::error::ApiError;
 use super::extract::{QJson, QPath, QQuery};
 use super::inference::embed_query;
 use super::models::{
-    LookupLocation, NamedVector, OrderByWire, PointOut, QueryBatchWire, QueryInput,
-    QueryRequestWire, ReadParams, SearchBatchWire, SearchParams, SearchRequestWire, WithPayload,
-    WithVector,
+    LookupLocation, NamedVector, PointOut, QueryBatchWire, QueryInput, QueryRequestWire,
+    ReadParams, SearchBatchWire, SearchParams, SearchRequestWire, WithPayload, WithVector,
 };
 use super::points::MAX_LIMIT;
-use super::query_input::{look_up, parse_query, recommend_query};
-use super::{ok, read_within, AppState};
+use super::query_input::{parse_query, recommend_query};
+use super::{ok, read, read_batch, AppState};
 
 fn bad(msg: String) -> ApiError {
     ApiError::Engine(EngineError::BadRequest(msg))
@@ -68,44 +63,6 @@ pub(super) fn legacy_request(w: SearchRequestWire) -> Result<SearchRequest, ApiE
     })
 }
 
-/// What a `/points/query` asks for.
-enum QueryPlan {
-    Query(QueryRequest),
-    /// No `query` and no prefetch: points in id order, as Qdrant does; or
-    /// an `order_by` query: in the order of a payload field. The number
-    /// is the `offset` to skip.
-    List(ScrollRequest, usize),
-    /// `{"sample": "random"}`: matching points drawn at random.
-    Sample(ScrollRequest),
-}
-
-/// The root-level queries that list points instead of scoring them: no
-/// query at all, `{"order_by": ...}` and `{"sample": "random"}` (without
-/// prefetches; over prefetches the latter two are query stages).
-enum Listing {
-    IdOrder,
-    OrderBy(OrderBy),
-    Random,
-}
-
-fn listing(query: &Option<QueryInput>) -> Result<Option<Listing>, ApiError> {
-    let Some(QueryInput::Other(Value::Object(map))) = query else {
-        return Ok(None);
-    };
-    if let Some(order_by) = map.get("order_by") {
-        let wire: OrderByWire = serde_json::from_value(order_by.clone())
-            .map_err(|e| ApiError::validation(format!("query.order_by: {e}")))?;
-        return Ok(Some(Listing::OrderBy(wire.into_engine()?)));
-    }
-    match map.get("sample") {
-        None => Ok(None),
-        Some(Value::String(s)) if s == "random" => Ok(Some(Listing::Random)),
-        Some(other) => Err(ApiError::validation(format!(
-            "query.sample: expected \"random\", got {other}"
-        ))),
-    }
-}
-
 /// One `Prefetch` of the wire.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -129,7 +86,7 @@ struct PrefetchWire {
 }
 
 /// `prefetch`: one object or a list, each with its own stages below.
-fn prefetches(value: Option<Value>, depth: usize, db: &Database) -> Result<Vec<Stage>, ApiError> {
+fn prefetches(value: Option<Value>, depth: usize) -> Result<Vec<Stage>, ApiError> {
     const MAX_DEPTH: usize = 16;
     let list = match value {
         None | Some(Value::Null) => return Ok(Vec::new()),
@@ -149,8 +106,8 @@ fn prefetches(value: Option<Value>, depth: usize, db: &Database) -> Result<Vec<S
             check_limit(limit)?;
             let params = w.params.unwrap_or_default();
             Ok(Stage {
-                prefetch: prefetches(w.prefetch, depth + 1, db)?,
-                query: look_up(parse_query(w.query)?, w.lookup_from.as_ref(), db)?,
+                prefetch: prefetches(w.prefetch, depth + 1)?,
+                query: parse_query(w.query)?,
                 using: w.using.unwrap_or_default(),
                 filter: w.filter,
                 score_threshold: w.score_threshold,
@@ -158,6 +115,7 @@ fn prefetches(value: Option<Value>, depth: usize, db: &Database) -> Result<Vec<S
                 ef: params.hnsw_ef,
                 exact: params.exact.unwrap_or(false),
                 indexed_only: params.indexed_only.unwrap_or(false),
+                lookup: w.lookup_from.map(Lookup::from),
             })
         })
         .collect()
@@ -167,72 +125,28 @@ fn unsupported(what: &str) -> ApiError {
     bad(format!("{what} is not supported by this Helio release yet"))
 }
 
-fn query_plan(mut w: QueryRequestWire, db: &Database) -> Result<QueryPlan, ApiError> {
+/// A `/points/query` body as the engine's query: a tree of stages, or at
+/// the root without prefetches a listing (no query: id order; `order_by`;
+/// `sample`), which the engine tells apart.
+pub(super) fn query_request(mut w: QueryRequestWire) -> Result<QueryRequest, ApiError> {
     let limit = w.limit.unwrap_or(10);
     check_limit(limit)?;
     let with_payload = WithPayload::into_selector(w.with_payload.take(), false)?;
     let with_vector = WithVector::selector(&w.with_vector);
-    let prefetch = prefetches(w.prefetch.take(), 1, db)?;
-    let listing = match listing(&w.query)? {
-        // Over prefetches, order_by and sample are stages like any query.
-        Some(_) if !prefetch.is_empty() => None,
-        Some(l) => Some(l),
-        // No query and no prefetch: points in id order.
-        None if w.query.is_none() && prefetch.is_empty() => Some(Listing::IdOrder),
-        None => None,
-    };
-    if let Some(listing) = listing {
-        let skip = w.offset.unwrap_or(0);
-        let mut req = ScrollRequest {
-            filter: w.filter,
-            limit: limit + skip,
-            offset: None,
-            order_by: None,
-            with_payload,
-            with_vector,
-        };
-        return Ok(match listing {
-            Listing::IdOrder => QueryPlan::List(req, skip),
-            Listing::OrderBy(order_by) => {
-                req.order_by = Some(order_by);
-                QueryPlan::List(req, skip)
-            }
-            Listing::Random => {
-                req.limit = limit;
-                QueryPlan::Sample(req)
-            }
-        });
-    }
-    Ok(QueryPlan::Query(scored_query(
-        w,
-        prefetch,
-        with_payload,
-        with_vector,
-        db,
-    )?))
-}
-
-/// A `/points/query` body that scores points (not a listing).
-fn scored_query(
-    w: QueryRequestWire,
-    prefetch: Vec<Stage>,
-    with_payload: PayloadSelector,
-    with_vector: VectorSelector,
-    db: &Database,
-) -> Result<QueryRequest, ApiError> {
-    let query = look_up(parse_query(w.query)?, w.lookup_from.as_ref(), db)?;
+    let prefetch = prefetches(w.prefetch.take(), 1)?;
     let params = w.params.unwrap_or_default();
     Ok(QueryRequest {
         root: Stage {
             prefetch,
-            query,
+            query: parse_query(w.query)?,
             using: w.using.unwrap_or_default(),
             filter: w.filter,
             score_threshold: w.score_threshold,
-            limit: w.limit.unwrap_or(10),
+            limit,
             ef: params.hnsw_ef,
             exact: params.exact.unwrap_or(false),
             indexed_only: params.indexed_only.unwrap_or(false),
+            lookup: w.lookup_from.map(Lookup::from),
         },
         offset: w.offset.unwrap_or(0),
         with_payload,
@@ -242,64 +156,20 @@ fn scored_query(
 
 /// The query of a `/points/query/groups` body: anything `/points/query`
 /// scores; with no query and no prefetch, points in id order.
-pub(super) fn grouped_query(
-    mut w: QueryRequestWire,
-    db: &Database,
-) -> Result<QueryRequest, ApiError> {
-    if listing(&w.query)?.is_some() {
+pub(super) fn grouped_query(w: QueryRequestWire) -> Result<QueryRequest, ApiError> {
+    let req = query_request(w)?;
+    if matches!(req.root.query, Some(Query::OrderBy(_) | Query::Sample)) {
         return Err(unsupported("order_by or sample in a grouped query"));
     }
-    let with_payload = WithPayload::into_selector(w.with_payload.take(), false)?;
-    let with_vector = WithVector::selector(&w.with_vector);
-    let prefetch = prefetches(w.prefetch.take(), 1, db)?;
-    scored_query(w, prefetch, with_payload, with_vector, db)
+    Ok(req)
 }
 
-/// What strict mode says of a planned query.
-fn check_plan(collection: &Collection, plan: &QueryPlan) -> Result<(), EngineError> {
-    match plan {
-        QueryPlan::Query(req) => collection.check_query(req),
-        QueryPlan::List(req, _) | QueryPlan::Sample(req) => {
-            collection.check_listing(Some(req.limit), req.filter.as_ref())
-        }
-    }
-}
-
-fn run_query(collection: &Collection, plan: QueryPlan) -> Result<Vec<PointOut>, EngineError> {
-    let single = collection.single_vector();
-    Ok(match plan {
-        QueryPlan::Query(req) => collection
-            .query(&req)?
-            .into_iter()
-            .map(|r| PointOut::scored(r, single))
-            .collect(),
-        QueryPlan::List(req, skip) => {
-            let (records, _) = collection.scroll(&req)?;
-            records
-                .into_iter()
-                .skip(skip)
-                .map(|r: Record| {
-                    PointOut::scored(
-                        Record {
-                            score: Some(0.0),
-                            ..r
-                        },
-                        single,
-                    )
-                })
-                .collect()
-        }
-        QueryPlan::Sample(req) => collection
-            .sample(
-                req.filter.as_ref(),
-                req.limit,
-                &req.with_payload,
-                &req.with_vector,
-            )?
-            .into_iter()
-            .map(|r| PointOut::scored(r, single))
-            .collect(),
-    })
+/// Records as the query routes answer them.
+fn scored(records: Vec<Record>, single: bool) -> Vec<PointOut> {
+    records
+        .into_iter()
+        .map(|r| PointOut::scored(r, single))
+        .collect()
 }
 
 pub async fn search(
@@ -311,17 +181,9 @@ pub async fn search(
     let started = Instant::now();
     let collection = state.db.get(&name)?;
     let req = legacy_request(body)?;
-    collection.check_query(&req.clone().into())?;
-    collection.admit_read(params.timeout, 1)?;
     let single = collection.single_vector();
-    let found = read_within(params.timeout, move || collection.search(&req)).await?;
-    Ok(ok(
-        started,
-        found
-            .into_iter()
-            .map(|r| PointOut::scored(r, single))
-            .collect::<Vec<_>>(),
-    ))
+    let found = read(&state, collection, req, params.timeout).await?;
+    Ok(ok(started, scored(found, single)))
 }
 
 pub async fn search_batch(
@@ -337,23 +199,9 @@ pub async fn search_batch(
         .into_iter()
         .map(legacy_request)
         .collect::<Result<Vec<_>, _>>()?;
-    for r in &reqs {
-        collection.check_query(&r.clone().into())?;
-    }
-    collection.admit_read(params.timeout, reqs.len())?;
     let single = collection.single_vector();
-    let results = read_within(params.timeout, move || {
-        reqs.iter()
-            .map(|r| {
-                Ok(collection
-                    .search(r)?
-                    .into_iter()
-                    .map(|p| PointOut::scored(p, single))
-                    .collect::<Vec<_>>())
-            })
-            .collect::<Result<Vec<_>, EngineError>>()
-    })
-    .await?;
+    let results = read_batch(&state, collection, reqs, params.timeout).await?;
+    let results: Vec<_> = results.into_iter().map(|r| scored(r, single)).collect();
     Ok(ok(started, results))
 }
 
@@ -370,7 +218,7 @@ pub async fn query(
     QJson(mut body): QJson<QueryRequestWire>,
 ) -> Result<Response, ApiError> {
     let started = Instant::now();
-    let collection: Arc<Collection> = state.db.get(&name)?;
+    let collection = state.db.get(&name)?;
     embed_query(
         &state,
         &collection,
@@ -379,11 +227,15 @@ pub async fn query(
         &mut body.prefetch,
     )
     .await?;
-    let plan = query_plan(body, &state.db)?;
-    check_plan(&collection, &plan)?;
-    collection.admit_read(params.timeout, 1)?;
-    let points = read_within(params.timeout, move || run_query(&collection, plan)).await?;
-    Ok(ok(started, ScoredPoints { points }))
+    let req = query_request(body)?;
+    let single = collection.single_vector();
+    let found = read(&state, collection, req, params.timeout).await?;
+    Ok(ok(
+        started,
+        ScoredPoints {
+            points: scored(found, single),
+        },
+    ))
 }
 
 pub async fn query_batch(
@@ -393,7 +245,7 @@ pub async fn query_batch(
     QJson(mut body): QJson<QueryBatchWire>,
 ) -> Result<Response, ApiError> {
     let started = Instant::now();
-    let collection: Arc<Collection> = state.db.get(&name)?;
+    let collection = state.db.get(&name)?;
     for search in &mut body.searches {
         embed_query(
             &state,
@@ -404,46 +256,33 @@ pub async fn query_batch(
         )
         .await?;
     }
-    let plans = body
+    let reqs = body
         .searches
         .into_iter()
-        .map(|w| query_plan(w, &state.db))
+        .map(query_request)
         .collect::<Result<Vec<_>, _>>()?;
-    for plan in &plans {
-        check_plan(&collection, plan)?;
-    }
-    collection.admit_read(params.timeout, plans.len())?;
-    let results = read_within(params.timeout, move || {
-        plans
-            .into_iter()
-            .map(|p| {
-                Ok(ScoredPoints {
-                    points: run_query(&collection, p)?,
-                })
-            })
-            .collect::<Result<Vec<_>, EngineError>>()
-    })
-    .await?;
+    let single = collection.single_vector();
+    let results = read_batch(&state, collection, reqs, params.timeout).await?;
+    let results: Vec<_> = results
+        .into_iter()
+        .map(|found| ScoredPoints {
+            points: scored(found, single),
+        })
+        .collect();
     Ok(ok(started, results))
 }
 
-/// Runs legacy requests already read as universal queries, under the
-/// request's `timeout`; one list of points per request.
+/// Runs legacy requests already read as universal queries; one list of
+/// points per request.
 async fn run_scored(
+    state: &AppState,
     collection: Arc<Collection>,
     reqs: Vec<QueryRequest>,
     timeout: Option<u64>,
 ) -> Result<Vec<Vec<PointOut>>, ApiError> {
-    for r in &reqs {
-        collection.check_query(r)?;
-    }
-    collection.admit_read(timeout, reqs.len())?;
-    read_within(timeout, move || {
-        reqs.into_iter()
-            .map(|r| run_query(&collection, QueryPlan::Query(r)))
-            .collect()
-    })
-    .await
+    let single = collection.single_vector();
+    let results = read_batch(state, collection, reqs, timeout).await?;
+    Ok(results.into_iter().map(|r| scored(r, single)).collect())
 }
 
 /// Legacy `/points/recommend` body.
@@ -485,10 +324,7 @@ pub struct RecommendBatchWire {
     searches: Vec<RecommendRequestWire>,
 }
 
-pub(super) fn legacy_recommend(
-    w: RecommendRequestWire,
-    db: &Database,
-) -> Result<QueryRequest, ApiError> {
+pub(super) fn legacy_recommend(w: RecommendRequestWire) -> Result<QueryRequest, ApiError> {
     check_limit(w.limit)?;
     let query = recommend_query(serde_json::json!({
         "positive": w.positive,
@@ -499,7 +335,7 @@ pub(super) fn legacy_recommend(
     Ok(QueryRequest {
         root: Stage {
             prefetch: Vec::new(),
-            query: look_up(Some(query), w.lookup_from.as_ref(), db)?,
+            query: Some(query),
             using: w.using.unwrap_or_default(),
             filter: w.filter,
             score_threshold: w.score_threshold,
@@ -507,6 +343,7 @@ pub(super) fn legacy_recommend(
             ef: params.hnsw_ef,
             exact: params.exact.unwrap_or(false),
             indexed_only: params.indexed_only.unwrap_or(false),
+            lookup: w.lookup_from.map(Lookup::from),
         },
         offset: w.offset.unwrap_or(0),
         with_payload: WithPayload::into_selector(w.with_payload, false)?,
@@ -522,8 +359,8 @@ pub async fn recommend(
 ) -> Result<Response, ApiError> {
     let started = Instant::now();
     let collection = state.db.get(&name)?;
-    let req = legacy_recommend(body, &state.db)?;
-    let mut results = run_scored(collection, vec![req], params.timeout).await?;
+    let req = legacy_recommend(body)?;
+    let mut results = run_scored(&state, collection, vec![req], params.timeout).await?;
     Ok(ok(started, results.pop().unwrap_or_default()))
 }
 
@@ -538,9 +375,9 @@ pub async fn recommend_batch(
     let reqs = body
         .searches
         .into_iter()
-        .map(|w| legacy_recommend(w, &state.db))
+        .map(legacy_recommend)
         .collect::<Result<Vec<_>, _>>()?;
-    let results = run_scored(collection, reqs, params.timeout).await?;
+    let results = run_scored(&state, collection, reqs, params.timeout).await?;
     Ok(ok(started, results))
 }
 
@@ -581,7 +418,7 @@ pub struct DiscoverBatchWire {
 }
 
 /// The legacy body read as the universal query it stands for.
-fn legacy_discover(w: DiscoverRequestWire, db: &Database) -> Result<QueryRequest, ApiError> {
+fn legacy_discover(w: DiscoverRequestWire) -> Result<QueryRequest, ApiError> {
     check_limit(w.limit)?;
     let context = Value::from(w.context.unwrap_or_default());
     let query = match w.target {
@@ -604,9 +441,9 @@ fn legacy_discover(w: DiscoverRequestWire, db: &Database) -> Result<QueryRequest
         lookup_from: w.lookup_from,
         shard_key: None,
     };
-    let with_payload = WithPayload::into_selector(w.with_payload, false)?;
-    let with_vector = WithVector::selector(&body.with_vector);
-    scored_query(body, Vec::new(), with_payload, with_vector, db)
+    let mut req = query_request(body)?;
+    req.with_payload = WithPayload::into_selector(w.with_payload, false)?;
+    Ok(req)
 }
 
 pub async fn discover(
@@ -617,8 +454,8 @@ pub async fn discover(
 ) -> Result<Response, ApiError> {
     let started = Instant::now();
     let collection = state.db.get(&name)?;
-    let req = legacy_discover(body, &state.db)?;
-    let mut results = run_scored(collection, vec![req], params.timeout).await?;
+    let req = legacy_discover(body)?;
+    let mut results = run_scored(&state, collection, vec![req], params.timeout).await?;
     Ok(ok(started, results.pop().unwrap_or_default()))
 }
 
@@ -633,8 +470,8 @@ pub async fn discover_batch(
     let reqs = body
         .searches
         .into_iter()
-        .map(|w| legacy_discover(w, &state.db))
+        .map(legacy_discover)
         .collect::<Result<Vec<_>, _>>()?;
-    let results = run_scored(collection, reqs, params.timeout).await?;
+    let results = run_scored(&state, collection, reqs, params.timeout).await?;
     Ok(ok(started, results))
 }

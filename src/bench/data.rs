@@ -1,5 +1,5 @@
 //! Where the bench's data comes from: the synthetic recipe of
-//! [`crate::dataset`], vector files in the texmex / ann-benchmarks layouts
+//! [`crate::engine::dataset`], vector files in the texmex / ann-benchmarks layouts
 //! (`.fvecs`, `.bvecs`, with `.ivecs` ground truth) or NumPy `.npy`, or a
 //! text file that the server embeds itself through `Document` inference.
 //!
@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{bail, ensure, Context, Result};
 
-use crate::dataset;
+use crate::engine::dataset;
 
 /// What `--dataset` names.
 #[derive(Debug, Clone, PartialEq)]

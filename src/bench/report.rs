@@ -10,7 +10,7 @@ use serde_json::{json, Value};
 use super::client::QueryRun;
 use super::search::Target;
 use super::SearchArgs;
-use crate::dataset::recall_at_k;
+use crate::engine::dataset::recall_at_k;
 
 pub struct Report {
     header: Value,

@@ -14,8 +14,8 @@ use super::data::{self, Selection, Source};
 use super::report::Report;
 use super::truth;
 use super::SearchArgs;
-use crate::dataset;
-use crate::engine::distance;
+use crate::engine::dataset;
+use crate::engine::index::distance;
 use crate::engine::types::{Distance, SparseVector};
 
 /// Buckets of the filter field: a filter `sel < s·BUCKETS` keeps a share s.

@@ -1,5 +1,5 @@
 //! Exact answers the server's results are scored against, beyond the dense
-//! k-NN of [`crate::dataset`]: the exact top-k of sparse vectors by dot
+//! k-NN of [`crate::engine::dataset`]: the exact top-k of sparse vectors by dot
 //! product, and Qdrant's reciprocal rank fusion for hybrid queries.
 
 use std::collections::HashMap;
@@ -69,7 +69,7 @@ pub fn rrf(lists: &[&[usize]], limit: usize) -> Vec<usize> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::dataset::recall_at_k;
+    use crate::engine::dataset::recall_at_k;
 
     #[test]
     fn sparse_knn_scores_by_dot_product() {

@@ -47,9 +47,3 @@ impl From<std::io::Error> for EngineError {
         EngineError::Storage(format!("io: {e}"))
     }
 }
-
-impl From<super::hnsw::GraphError> for EngineError {
-    fn from(e: super::hnsw::GraphError) -> Self {
-        EngineError::Storage(format!("graph: {e}"))
-    }
-}

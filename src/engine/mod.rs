@@ -1,57 +1,34 @@
-//! The embedded vector store. Knows nothing about HTTP.
+//! The embedded vector store. Knows nothing about HTTP, models or the
+//! assistant, and depends on nothing of ours but the text analysis leaf.
 //!
-//! - `types`: point ids, payloads, offsets, distances.
-//! - `params`: a collection's configuration (Qdrant's shape and defaults).
-//! - `storage`: the durable log and payload store (SQLite) and the vector arena (mmap).
-//! - `points`: the in-memory view derived from storage.
-//! - `collection`: the write path and point reads; `search` and `scroll`: the read paths.
-//! - `query`: the universal query's stages: prefetch, rescoring and fusion.
-//! - `explore`: discovery and context queries, steered by pairs of examples.
-//! - `mmr`: maximal marginal relevance, nearest results reranked for diversity.
-//! - `formula`: score boosting, prefetched points rescored by an expression.
-//! - `matrix`: the distance matrix of a random sample of points.
-//! - `filter`: Qdrant's filter model; `payload_index`: per-field indexes for the planner.
-//! - `payload`: payload edits and projections; `facet`: value counts of a field.
-//! - `groups`: grouped queries, at most so many hits per value of a field.
-//! - `sparse`: the inverted index of sparse vectors, with IDF.
-//! - `multivector`: rows per point (ColBERT-style), scored by MaxSim.
-//! - `distance`: SIMD distance kernels picked at run time.
-//! - `hnsw`: graph construction with `hnsw_rs` and a frozen, read-optimised copy for search.
-//! - `optimizer`: background indexing, vacuum and merging.
-//! - `database`: all collections of one storage directory, aliases, snapshot files.
-//! - `snapshot`: a collection as one tar file, and back.
-//! - `storage_snapshot`: every collection and alias as one tar file, and back.
+//! Folders in the order a write meets them, then a read:
+//! - [`types`], [`config`], [`error`]: plain engine types, a collection's
+//!   configuration (Qdrant's shape and defaults, strict mode's limits), the
+//!   one error enum.
+//! - [`storage`]: the durable part of a collection: the SQLite log and
+//!   payload store, the memory-mapped vector arena.
+//! - [`index`]: derived indexes rebuilt from storage: HNSW graphs, sparse
+//!   and multivector indexes, payload indexes, the distance kernels.
+//! - [`filter`]: Qdrant's filter model and its evaluation.
+//! - [`collection`]: one collection: opening it, the in-memory view, the
+//!   write path, the optimizer, snapshots, strict mode's admission.
+//! - [`query`]: every read (search, universal query, discovery, MMR,
+//!   formulas, groups, matrix, scroll, facets), through one entry,
+//!   [`Collection::read`].
+//! - [`database`]: all collections of one storage directory, aliases,
+//!   snapshot files and full-storage snapshots.
+//! - [`dataset`]: seeded synthetic data for tests and benchmarks.
 
 pub mod collection;
+pub mod config;
 pub mod database;
-pub mod datetime;
-pub mod distance;
+pub mod dataset;
 pub mod error;
-pub mod explore;
-pub mod facet;
 pub mod filter;
-pub mod formula;
-pub mod geo;
-pub mod groups;
-pub mod hnsw;
-pub mod matrix;
-pub mod mmr;
-pub mod multivector;
-pub mod optimizer;
-pub mod params;
-pub mod payload;
-pub mod payload_index;
-pub mod points;
+pub mod index;
 pub mod query;
-pub mod scroll;
-pub mod search;
-pub mod snapshot;
-pub mod sparse;
 pub mod storage;
-pub mod storage_snapshot;
-pub mod strict_mode;
 pub mod types;
-pub mod vector_names;
 
 pub use collection::{Collection, PointInsert, Record, Selector, UpdateOp};
 pub use database::Database;
@@ -64,14 +41,14 @@ pub struct EngineOptions {
     /// writes survive a power loss and not only a killed process.
     pub fsync: bool,
     /// Which HNSW construction builds the graphs.
-    pub builder: hnsw::BuilderKind,
+    pub builder: index::hnsw::BuilderKind,
 }
 
 impl Default for EngineOptions {
     fn default() -> Self {
         EngineOptions {
             fsync: true,
-            builder: hnsw::BuilderKind::default(),
+            builder: index::hnsw::BuilderKind::default(),
         }
     }
 }

@@ -5,7 +5,7 @@
 
 use std::fmt;
 
-use serde::{Deserialize, Serialize};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use uuid::Uuid;
 
 /// A point's external id: Qdrant accepts unsigned integers and UUIDs.
@@ -149,7 +149,7 @@ impl SparseVector {
 pub enum VectorData {
     Dense(Vec<f32>),
     Sparse(SparseVector),
-    Multi(super::multivector::MultiVector),
+    Multi(MultiVector),
 }
 
 /// A point's vectors by name; the unnamed dense vector is named `""`.
@@ -175,6 +175,92 @@ impl VectorSelector {
 
     pub fn any(&self) -> bool {
         !matches!(self, VectorSelector::None)
+    }
+}
+
+/// Rows of one size, stored flat (one allocation per point).
+#[derive(Debug, Clone, PartialEq)]
+pub struct MultiVector {
+    dim: usize,
+    data: Vec<f32>,
+}
+
+impl MultiVector {
+    /// Validates a client's rows: at least one, none empty, all one size.
+    /// (Whether that size is the configured one is the collection's check.)
+    pub fn new(rows: Vec<Vec<f32>>) -> Result<MultiVector, String> {
+        let dim = rows.first().map_or(0, Vec::len);
+        if rows.iter().any(Vec::is_empty) {
+            return Err("all vectors must be non-empty".into());
+        }
+        if let Some(bad) = rows.iter().find(|r| r.len() != dim) {
+            return Err(format!(
+                "all vectors must have the same dimension, found vector with dimension {} (the first has {dim})",
+                bad.len()
+            ));
+        }
+        Ok(MultiVector {
+            dim,
+            data: rows.into_iter().flatten().collect(),
+        })
+    }
+
+    /// One row: how a plain dense query searches a multivector field.
+    pub fn single(row: Vec<f32>) -> MultiVector {
+        MultiVector {
+            dim: row.len(),
+            data: row,
+        }
+    }
+
+    /// The size of each row.
+    pub fn dim(&self) -> usize {
+        self.dim
+    }
+
+    /// The number of rows.
+    pub fn len(&self) -> usize {
+        self.data.len().checked_div(self.dim).unwrap_or(0)
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.data.is_empty()
+    }
+
+    pub fn rows(&self) -> std::slice::ChunksExact<'_, f32> {
+        self.data.chunks_exact(self.dim.max(1))
+    }
+
+    pub fn rows_mut(&mut self) -> std::slice::ChunksExactMut<'_, f32> {
+        self.data.chunks_exact_mut(self.dim.max(1))
+    }
+
+    /// The rows one after another, as the storage encoding packs them.
+    pub fn as_flat(&self) -> &[f32] {
+        &self.data
+    }
+
+    /// Rows of `dim` floats laid one after another (`data.len()` a
+    /// multiple of `dim`, checked by the caller).
+    pub fn from_flat(dim: usize, data: Vec<f32>) -> MultiVector {
+        MultiVector { dim, data }
+    }
+
+    pub fn to_rows(&self) -> Vec<Vec<f32>> {
+        self.rows().map(<[f32]>::to_vec).collect()
+    }
+}
+
+impl Serialize for MultiVector {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_seq(self.rows())
+    }
+}
+
+impl<'de> Deserialize<'de> for MultiVector {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let rows = Vec::<Vec<f32>>::deserialize(d)?;
+        MultiVector::new(rows).map_err(serde::de::Error::custom)
     }
 }
 

@@ -25,9 +25,9 @@ use super::index::{ensure_collection, IndexError, BM25_VECTOR};
 use super::kb::{load_dir, Chunk, Sizing};
 use super::Pipeline;
 use crate::embed::Models;
+use crate::engine::collection::payload::PayloadSelector;
 use crate::engine::collection::{PointInsert, Selector, UpdateOp};
-use crate::engine::payload::PayloadSelector;
-use crate::engine::scroll::ScrollRequest;
+use crate::engine::query::scroll::ScrollRequest;
 use crate::engine::types::{NamedVectors, PointId, SparseVector, VectorData, VectorSelector};
 use crate::engine::{Database, EngineError};
 
@@ -329,7 +329,7 @@ impl Assets {
             return Err(AssetError::NoModel);
         }
         let stats = self.pipeline.catalog().stats().map_err(IndexError::from)?;
-        let points = self.db.get(collection).map_or(0, |c| c.count(None, true));
+        let points = self.db.get(collection).map_or(0, |c| c.info().points_count);
         Ok(Counts {
             rows_in: stats.products as u64,
             rows_out: points as u64,
@@ -422,14 +422,17 @@ fn all_ids(collection: &crate::engine::Collection) -> Result<Vec<PointId>, Engin
     let mut ids = Vec::new();
     let mut offset = None;
     loop {
-        let (page, next) = collection.scroll(&ScrollRequest {
-            filter: None,
-            limit: 1000,
-            offset,
-            order_by: None,
-            with_payload: PayloadSelector::None,
-            with_vector: VectorSelector::None,
-        })?;
+        let (page, next) = collection.read(
+            &ScrollRequest {
+                filter: None,
+                limit: 1000,
+                offset,
+                order_by: None,
+                with_payload: PayloadSelector::None,
+                with_vector: VectorSelector::None,
+            },
+            None,
+        )?;
         ids.extend(page.into_iter().map(|r| r.id));
         match next {
             Some(n) => offset = Some(n),

@@ -24,8 +24,8 @@ use super::catalog::{Catalog, CatalogError, CatalogProduct, IndexMark};
 use super::validate::{product_type, Product, ProductKind};
 use crate::embed::{EmbedError, Models};
 use crate::engine::collection::{PointInsert, Selector, UpdateOp};
-use crate::engine::params::{CollectionConfig, SparseVectorParams, VectorParams, VectorsConfig};
-use crate::engine::payload_index::PayloadFieldSchema;
+use crate::engine::config::{CollectionConfig, SparseVectorParams, VectorParams, VectorsConfig};
+use crate::engine::index::payload::PayloadFieldSchema;
 use crate::engine::types::{Distance, NamedVectors, Payload, PointId, SparseVector, VectorData};
 use crate::engine::{Database, EngineError};
 
@@ -215,7 +215,7 @@ pub fn ensure_collection(
             BM25_VECTOR.to_string(),
             SparseVectorParams {
                 index: None,
-                modifier: Some(crate::engine::params::Modifier::Idf),
+                modifier: Some(crate::engine::config::Modifier::Idf),
             },
         )];
         let config = CollectionConfig::with_vectors(

@@ -13,7 +13,7 @@ use super::model::{
     AnyVariants, Condition, FieldCondition, Filter, IsEmptyCondition, IsNullCondition, Match,
     MinShould, PayloadField, Range, RangeInterface, ValueVariants,
 };
-use crate::engine::datetime;
+use crate::engine::filter::datetime;
 use crate::engine::types::PointId;
 
 const FILTER_FIELDS: [&str; 4] = ["must", "should", "must_not", "min_should"];

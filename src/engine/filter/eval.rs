@@ -11,9 +11,9 @@ use super::model::{
 };
 use super::path::{flatten, join_key, raw_values_at};
 use super::GeoPoint;
-use crate::engine::datetime;
-use crate::engine::geo::{haversine_m, ring_contains};
-use crate::engine::payload_index::TextTokenizer;
+use crate::engine::filter::datetime;
+use crate::engine::filter::geo::{haversine_m, ring_contains};
+use crate::engine::index::payload::TextTokenizer;
 use crate::engine::types::{Payload, PointId};
 
 /// What a filter needs to know about a point.
@@ -338,8 +338,8 @@ impl GeoBoundingBox {
     }
 
     /// The box as an inclusive rectangle (used to narrow with the index).
-    pub fn rect(&self) -> crate::engine::geo::LatLonRect {
-        crate::engine::geo::LatLonRect {
+    pub fn rect(&self) -> crate::engine::filter::geo::LatLonRect {
+        crate::engine::filter::geo::LatLonRect {
             lat_min: self.bottom_right.lat,
             lat_max: self.top_left.lat,
             lon_min: self.top_left.lon,

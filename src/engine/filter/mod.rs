@@ -61,8 +61,11 @@ mod validate;
 #[cfg(test)]
 mod test_support;
 
-pub use super::geo::GeoPoint;
+pub mod datetime;
+pub mod geo;
+
 pub use eval::{check_match, FilterContext, NoIndexes, PointView};
+pub use geo::GeoPoint;
 pub use model::{
     AnyVariants, Condition, FieldCondition, Filter, GeoBoundingBox, GeoLineString, GeoPolygon,
     GeoRadius, HasIdCondition, HasVectorCondition, IsEmptyCondition, IsNullCondition, Match,
