@@ -4,6 +4,7 @@
 //! - [`api`]: axum routes in Qdrant's wire format.
 //! - [`observe`]: metrics and telemetry.
 //! - [`embed`]: local and remote embedding models, BM25.
+//! - [`text`]: text analysis (tokens, folding, stop words, stemmers) shared by BM25 and the engine.
 //! - [`bench`]: `helio bench`, measuring any Qdrant-compatible server.
 //! - [`config`]: the one configuration struct.
 //! - [`server`]: wiring and the `serve(listener, shutdown)` entry point.
@@ -16,3 +17,4 @@ pub mod engine;
 pub mod observe;
 pub mod pipeline;
 pub mod server;
+pub mod text;

@@ -323,7 +323,7 @@ impl Models {
                 EmbedError::BadInput(format!("invalid options for `{BM25_MODEL}`: {e}"))
             })?,
         };
-        Bm25::new(&options, &self.bm25_language).map_err(EmbedError::BadInput)
+        Bm25::new(&options, &self.bm25_language).map_err(|e| EmbedError::BadInput(e.to_string()))
     }
 
     /// BM25 vectors for `texts`.

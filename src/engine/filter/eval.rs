@@ -13,8 +13,8 @@ use super::path::{flatten, join_key, raw_values_at};
 use super::GeoPoint;
 use crate::engine::filter::datetime;
 use crate::engine::filter::geo::{haversine_m, ring_contains};
-use crate::engine::index::payload::TextTokenizer;
 use crate::engine::types::{Payload, PointId};
+use crate::text::Analyzer;
 
 /// What a filter needs to know about a point.
 pub trait PointView {
@@ -31,7 +31,7 @@ pub trait FilterContext {
     /// `items[].title` inside a nested filter on `items`), if there is one.
     /// Text conditions on such keys use token semantics; otherwise they are
     /// substring matches.
-    fn text_tokenizer(&self, key: &str) -> Option<&TextTokenizer>;
+    fn text_tokenizer(&self, key: &str) -> Option<&Analyzer>;
 }
 
 /// A context with no payload index.
@@ -39,7 +39,7 @@ pub trait FilterContext {
 pub struct NoIndexes;
 
 impl FilterContext for NoIndexes {
-    fn text_tokenizer(&self, _key: &str) -> Option<&TextTokenizer> {
+    fn text_tokenizer(&self, _key: &str) -> Option<&Analyzer> {
         None
     }
 }
@@ -224,7 +224,7 @@ fn count_values(v: &Value) -> usize {
 enum PreparedMatch<'a> {
     Plain(&'a Match),
     Tokens {
-        tokenizer: &'a TextTokenizer,
+        tokenizer: &'a Analyzer,
         kind: TextKind,
         query: Vec<String>,
     },
@@ -238,7 +238,7 @@ enum TextKind {
 }
 
 impl<'a> PreparedMatch<'a> {
-    fn new(m: &'a Match, tokenizer: Option<&'a TextTokenizer>) -> Self {
+    fn new(m: &'a Match, tokenizer: Option<&'a Analyzer>) -> Self {
         let (kind, text) = match m {
             Match::Text(t) => (TextKind::All, t),
             Match::TextAny(t) => (TextKind::Any, t),

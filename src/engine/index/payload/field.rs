@@ -10,7 +10,7 @@ use roaring::{MultiOps, RoaringBitmap};
 
 use super::ordered::{bitmap_of, Column, Ordered};
 use super::schema::{PayloadFieldSchema, PayloadSchemaParams, PayloadSchemaType, TextIndexParams};
-use super::text::TextTokenizer;
+use super::text::analyzer;
 use super::Candidates;
 use crate::engine::filter::datetime;
 use crate::engine::filter::geo::{radius_bounds, ring_bounds, GeoPoint, LatLonRect};
@@ -18,6 +18,7 @@ use crate::engine::filter::{
     values_at, AnyVariants, FieldCondition, Match, Range, RangeInterface, ValueVariants,
 };
 use crate::engine::types::{Offset, Payload};
+use crate::text::Analyzer;
 
 /// `f64` with a total order; `-0.0` is stored as `0.0`.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -76,7 +77,7 @@ enum IndexData {
     },
     Geo(BTreeMap<(i32, i32), RoaringBitmap>),
     Text {
-        tokenizer: TextTokenizer,
+        tokenizer: Analyzer,
         map: HashMap<String, RoaringBitmap>,
     },
 }
@@ -227,14 +228,14 @@ impl FieldIndex {
                 // `create` refuses parameters the tokenizer rejects. A stored index whose stop words or stemmer
                 // an older build accepted without applying them (any language but English) keeps working as
                 // it did then: without them.
-                let tokenizer = TextTokenizer::new(&params).unwrap_or_else(|e| {
+                let tokenizer = analyzer(&params).unwrap_or_else(|e| {
                     tracing::warn!(field, error = %e, "text index: stop words and stemmer not applied");
                     let plain = TextIndexParams {
                         stopwords: None,
                         stemmer: None,
                         ..params.clone()
                     };
-                    TextTokenizer::new(&plain).unwrap_or_default()
+                    analyzer(&plain).unwrap_or_default()
                 });
                 IndexData::Text {
                     tokenizer,
@@ -264,7 +265,7 @@ impl FieldIndex {
     }
 
     /// The tokenizer, for a text index.
-    pub fn tokenizer(&self) -> Option<&TextTokenizer> {
+    pub fn tokenizer(&self) -> Option<&Analyzer> {
         match &self.data {
             IndexData::Text { tokenizer, .. } => Some(tokenizer),
             _ => None,

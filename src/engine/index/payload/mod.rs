@@ -17,7 +17,8 @@
 //!
 //! # Layout
 //! - `schema.rs`: Qdrant's `field_schema` / `payload_schema` types;
-//! - `text.rs`: the full-text tokenizer (shared with filter evaluation);
+//! - `text.rs`: a text index's analyzer ([`crate::text::Analyzer`], shared with filter
+//!   evaluation), from its parameters;
 //! - `field.rs`: the index of one field, one variant per payload type;
 //! - `ordered.rs`: sorted (value, point) pairs for numbers and datetimes;
 //! - this file: [`PayloadIndexes`], the collection's set of field indexes,
@@ -48,12 +49,12 @@ pub use schema::{
     KeywordIndexParams, PayloadFieldSchema, PayloadIndexInfo, PayloadSchemaParams,
     PayloadSchemaType, StopwordsInterface, TextIndexParams, TokenizerType, UuidIndexParams,
 };
-pub use text::TextTokenizer;
 
 use crate::engine::filter::{
     parse_path, Condition, FieldCondition, Filter, FilterContext, RangeInterface,
 };
 use crate::engine::types::{Offset, Payload};
+use crate::text::Analyzer;
 
 /// All payload indexes of a collection.
 #[derive(Debug, Clone, Default)]
@@ -138,7 +139,7 @@ impl PayloadIndexes {
         }
         parse_path(field)?;
         if let Some(PayloadSchemaParams::Text(params)) = schema.params() {
-            TextTokenizer::new(params)?;
+            text::analyzer(params).map_err(|e| e.to_string())?;
         }
         let mut index = FieldIndex::new(field, schema);
         for (o, p) in live_points {
@@ -334,7 +335,7 @@ impl PayloadIndexes {
 }
 
 impl FilterContext for PayloadIndexes {
-    fn text_tokenizer(&self, key: &str) -> Option<&TextTokenizer> {
+    fn text_tokenizer(&self, key: &str) -> Option<&Analyzer> {
         self.fields.get(key)?.tokenizer()
     }
 }

@@ -242,7 +242,7 @@ pub enum TokenizerType {
 
 /// `stopwords`: a language name, or `{"languages": [...], "custom": [...]}`;
 /// the same option, and the same languages, as BM25's.
-pub use crate::embed::bm25::Bm25Stopwords as StopwordsInterface;
+pub use crate::text::StopwordsInterface;
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -264,7 +264,7 @@ pub struct TextIndexParams {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub on_disk: Option<bool>,
     /// `{"type": "snowball", "language": ...}` or `{"type": "none"}`, read by
-    /// [`super::TextTokenizer::new`].
+    /// [`super::text::analyzer`].
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stemmer: Option<Value>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
