@@ -371,7 +371,7 @@ pub async fn count(
     let started = Instant::now();
     let collection = state.db.get(&name)?;
     if let Some(f) = &body.filter {
-        f.validate().map_err(bad_owned)?;
+        f.validate().map_err(EngineError::from)?;
     }
     let req = Count {
         filter: body.filter,
@@ -379,10 +379,6 @@ pub async fn count(
     };
     let count = read_off_thread(&state, collection, req, params.timeout).await?;
     Ok(ok(started, json!({"count": count})))
-}
-
-fn bad_owned(msg: String) -> ApiError {
-    ApiError::Engine(EngineError::BadRequest(msg))
 }
 
 /// `POST /collections/{c}/facet`.

@@ -356,7 +356,7 @@ impl Plan {
         match selector {
             Selector::Ids(ids) => Ok(ids.clone()),
             Selector::Filter(filter) => {
-                filter.validate().map_err(EngineError::BadRequest)?;
+                filter.validate().map_err(EngineError::from)?;
                 // Points as they stand before the batch, unless changed by
                 // it; payload indexes narrow the candidates when they can.
                 let mut ids: Vec<PointId> = Vec::new();

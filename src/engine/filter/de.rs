@@ -4,6 +4,7 @@
 //! parses from a `serde_json::Value` (`from_value`) and `Deserialize` is
 //! implemented on top of that.
 
+use crate::engine::filter::FilterError;
 use chrono::{DateTime, Utc};
 use serde::de::Error as _;
 use serde::{Deserialize, Deserializer};
@@ -34,9 +35,12 @@ fn kind_of(v: &Value) -> &'static str {
 
 impl Filter {
     /// Parse a filter from JSON with a precise error message.
-    pub fn from_value(v: Value) -> Result<Filter, String> {
+    pub fn from_value(v: Value) -> Result<Filter, FilterError> {
         let Value::Object(map) = v else {
-            return Err(format!("filter must be an object, got {}", kind_of(&v)));
+            return Err(FilterError::from(format!(
+                "filter must be an object, got {}",
+                kind_of(&v)
+            )));
         };
         let mut f = Filter::default();
         for (k, v) in map {
@@ -51,9 +55,9 @@ impl Filter {
                     }
                 }
                 other => {
-                    return Err(format!(
+                    return Err(FilterError::from(format!(
                         "unknown field `{other}` in filter, expected one of must, should, must_not, min_should"
-                    ))
+                    )))
                 }
             }
         }
@@ -61,32 +65,34 @@ impl Filter {
     }
 }
 
-fn parse_clause(v: Value, name: &str) -> Result<Option<Vec<Condition>>, String> {
+fn parse_clause(v: Value, name: &str) -> Result<Option<Vec<Condition>>, FilterError> {
     match v {
         Value::Null => Ok(None),
         Value::Array(items) => items
             .into_iter()
             .enumerate()
-            .map(|(i, c)| Condition::from_value(c).map_err(|e| format!("{name}[{i}]: {e}")))
+            .map(|(i, c)| {
+                Condition::from_value(c).map_err(|e| FilterError::from(format!("{name}[{i}]: {e}")))
+            })
             .collect::<Result<Vec<_>, _>>()
             .map(Some),
         Value::Object(_) => Condition::from_value(v)
             .map(|c| Some(vec![c]))
-            .map_err(|e| format!("{name}: {e}")),
-        other => Err(format!(
+            .map_err(|e| FilterError::from(format!("{name}: {e}"))),
+        other => Err(FilterError::from(format!(
             "{name} must be a condition, an array of conditions or null, got {}",
             kind_of(&other)
-        )),
+        ))),
     }
 }
 
 impl MinShould {
-    fn from_value(v: Value) -> Result<MinShould, String> {
+    fn from_value(v: Value) -> Result<MinShould, FilterError> {
         let Value::Object(map) = v else {
-            return Err(format!(
+            return Err(FilterError::from(format!(
                 "min_should must be an object with conditions and min_count, got {}",
                 kind_of(&v)
-            ));
+            )));
         };
         let mut conditions = None;
         let mut min_count = None;
@@ -99,17 +105,20 @@ impl MinShould {
                                 .into_iter()
                                 .enumerate()
                                 .map(|(i, c)| {
-                                    Condition::from_value(c)
-                                        .map_err(|e| format!("min_should.conditions[{i}]: {e}"))
+                                    Condition::from_value(c).map_err(|e| {
+                                        FilterError::from(format!(
+                                            "min_should.conditions[{i}]: {e}"
+                                        ))
+                                    })
                                 })
                                 .collect::<Result<Vec<_>, _>>()?,
                         )
                     }
                     other => {
-                        return Err(format!(
+                        return Err(FilterError::from(format!(
                             "min_should.conditions must be an array, got {}",
                             kind_of(&other)
-                        ))
+                        )))
                     }
                 },
                 "min_count" => {
@@ -118,9 +127,9 @@ impl MinShould {
                     })? as usize)
                 }
                 other => {
-                    return Err(format!(
+                    return Err(FilterError::from(format!(
                         "unknown field `{other}` in min_should, expected conditions, min_count"
-                    ))
+                    )))
                 }
             }
         }
@@ -131,32 +140,37 @@ impl MinShould {
     }
 }
 
-fn single_key<'a>(map: &'a Map<String, Value>, name: &str) -> Result<&'a Value, String> {
+fn single_key<'a>(map: &'a Map<String, Value>, name: &str) -> Result<&'a Value, FilterError> {
     if let Some(extra) = map.keys().find(|k| k.as_str() != name) {
-        return Err(format!(
+        return Err(FilterError::from(format!(
             "unknown field `{extra}` in {name} condition, expected only `{name}`"
-        ));
+        )));
     }
     Ok(&map[name])
 }
 
-fn parse_payload_field(v: &Value, name: &str) -> Result<PayloadField, String> {
+fn parse_payload_field(v: &Value, name: &str) -> Result<PayloadField, FilterError> {
     match v {
         // Accept the short form `{"is_empty": "field"}` too? Qdrant does not:
         // the schema requires `{"key": ...}`.
-        Value::Object(_) => serde_json::from_value(v.clone()).map_err(|e| format!("{name}: {e}")),
-        other => Err(format!(
+        Value::Object(_) => {
+            serde_json::from_value(v.clone()).map_err(|e| FilterError::from(format!("{name}: {e}")))
+        }
+        other => Err(FilterError::from(format!(
             "{name} must be an object like {{\"key\": \"field\"}}, got {}",
             kind_of(other)
-        )),
+        ))),
     }
 }
 
 impl Condition {
     /// Parse a condition from JSON with a precise error message.
-    pub fn from_value(v: Value) -> Result<Condition, String> {
+    pub fn from_value(v: Value) -> Result<Condition, FilterError> {
         let Value::Object(map) = v else {
-            return Err(format!("condition must be an object, got {}", kind_of(&v)));
+            return Err(FilterError::from(format!(
+                "condition must be an object, got {}",
+                kind_of(&v)
+            )));
         };
         if map.contains_key("key") {
             return FieldCondition::from_map(map).map(Condition::Field);
@@ -164,35 +178,35 @@ impl Condition {
         if map.contains_key("has_id") {
             let v = single_key(&map, "has_id")?;
             let Value::Array(ids) = v else {
-                return Err(format!(
+                return Err(FilterError::from(format!(
                     "has_id must be an array of point ids, got {}",
                     kind_of(v)
-                ));
+                )));
             };
             let ids = ids
                 .iter()
                 .map(PointId::from_json)
                 .collect::<Result<Vec<_>, _>>()
-                .map_err(|e| format!("has_id: {e}"))?;
+                .map_err(|e| FilterError::from(format!("has_id: {e}")))?;
             return Ok(Condition::has_id(ids));
         }
         if map.contains_key("has_vector") {
             let v = single_key(&map, "has_vector")?;
             let Value::String(name) = v else {
-                return Err(format!(
+                return Err(FilterError::from(format!(
                     "has_vector must be a vector name (string), got {}",
                     kind_of(v)
-                ));
+                )));
             };
             return Ok(Condition::has_vector(name.clone()));
         }
         if map.contains_key("nested") {
             let v = single_key(&map, "nested")?;
             let Value::Object(inner) = v else {
-                return Err(format!(
+                return Err(FilterError::from(format!(
                     "nested must be an object with key and filter, got {}",
                     kind_of(v)
-                ));
+                )));
             };
             let mut key = None;
             let mut filter = None;
@@ -210,13 +224,13 @@ impl Condition {
                     "filter" => {
                         filter = Some(
                             Filter::from_value(v.clone())
-                                .map_err(|e| format!("nested.filter: {e}"))?,
+                                .map_err(|e| FilterError::from(format!("nested.filter: {e}")))?,
                         )
                     }
                     other => {
-                        return Err(format!(
+                        return Err(FilterError::from(format!(
                             "unknown field `{other}` in nested, expected key, filter"
-                        ))
+                        )))
                     }
                 }
             }
@@ -241,25 +255,25 @@ impl Condition {
             return Filter::from_value(Value::Object(map)).map(Condition::Filter);
         }
         let got: Vec<&str> = map.keys().map(String::as_str).collect();
-        Err(format!(
+        Err(FilterError::from(format!(
             "condition must have one of {CONDITION_KINDS} fields; got {}",
             got.join(", ")
-        ))
+        )))
     }
 }
 
 impl FieldCondition {
-    fn from_map(map: Map<String, Value>) -> Result<FieldCondition, String> {
+    fn from_map(map: Map<String, Value>) -> Result<FieldCondition, FilterError> {
         fn typed<T: serde::de::DeserializeOwned>(
             v: Value,
             name: &str,
-        ) -> Result<Option<T>, String> {
+        ) -> Result<Option<T>, FilterError> {
             if v.is_null() {
                 return Ok(None);
             }
             serde_json::from_value(v)
                 .map(Some)
-                .map_err(|e| format!("{name}: {e}"))
+                .map_err(|e| FilterError::from(format!("{name}: {e}")))
         }
         let mut fc = FieldCondition::default();
         let mut key = None;
@@ -267,7 +281,7 @@ impl FieldCondition {
             match k.as_str() {
                 "key" => match v {
                     Value::String(s) => key = Some(s),
-                    other => return Err(format!("key must be a string, got {}", kind_of(&other))),
+                    other => return Err(FilterError::from(format!("key must be a string, got {}", kind_of(&other)))),
                 },
                 "match" => {
                     fc.r#match = match v {
@@ -288,9 +302,9 @@ impl FieldCondition {
                 "is_empty" => fc.is_empty = typed(v, "is_empty")?,
                 "is_null" => fc.is_null = typed(v, "is_null")?,
                 other => {
-                    return Err(format!(
+                    return Err(FilterError::from(format!(
                         "unknown field `{other}` in field condition, expected one of key, match, range, geo_bounding_box, geo_radius, geo_polygon, values_count, is_empty, is_null"
-                    ))
+                    )))
                 }
             }
         }
@@ -300,31 +314,31 @@ impl FieldCondition {
 }
 
 impl Match {
-    pub fn from_value(v: Value) -> Result<Match, String> {
+    pub fn from_value(v: Value) -> Result<Match, FilterError> {
         let Value::Object(map) = v else {
-            return Err(format!(
+            return Err(FilterError::from(format!(
                 "match must be an object with one of {MATCH_KINDS}, got {}",
                 kind_of(&v)
-            ));
+            )));
         };
         if map.len() != 1 {
             let got: Vec<&str> = map.keys().map(String::as_str).collect();
-            return Err(format!(
+            return Err(FilterError::from(format!(
                 "match must have exactly one of {MATCH_KINDS}; got {}",
                 if got.is_empty() {
                     "none".to_string()
                 } else {
                     got.join(", ")
                 }
-            ));
+            )));
         }
         let (k, v) = map.into_iter().next().expect("one entry");
         let text = |v: Value, name: &str| match v {
             Value::String(s) => Ok(s),
-            other => Err(format!(
+            other => Err(FilterError(format!(
                 "match.{name} must be a string, got {}",
                 kind_of(&other)
-            )),
+            ))),
         };
         match k.as_str() {
             "value" => match v {
@@ -334,32 +348,32 @@ impl Match {
                     .as_i64()
                     .map(|i| Match::Value(ValueVariants::Integer(i)))
                     .ok_or_else(|| {
-                        format!("match.value must be a string, an integer or a boolean; {n} is not an integer (use range for floats)")
+                        FilterError(format!("match.value must be a string, an integer or a boolean; {n} is not an integer (use range for floats)"))
                     }),
-                other => Err(format!(
+                other => Err(FilterError::from(format!(
                     "match.value must be a string, an integer or a boolean, got {}",
                     kind_of(&other)
-                )),
+                ))),
             },
             "text" => text(v, "text").map(Match::Text),
             "text_any" => text(v, "text_any").map(Match::TextAny),
             "phrase" => text(v, "phrase").map(Match::Phrase),
             "any" => AnyVariants::from_value(v, "any").map(Match::Any),
             "except" => AnyVariants::from_value(v, "except").map(Match::Except),
-            other => Err(format!(
+            other => Err(FilterError::from(format!(
                 "unknown field `{other}` in match; match must have one of {MATCH_KINDS}"
-            )),
+            ))),
         }
     }
 }
 
 impl AnyVariants {
-    fn from_value(v: Value, name: &str) -> Result<AnyVariants, String> {
+    fn from_value(v: Value, name: &str) -> Result<AnyVariants, FilterError> {
         let Value::Array(items) = v else {
-            return Err(format!(
+            return Err(FilterError::from(format!(
                 "match.{name} must be an array of strings or of integers, got {}",
                 kind_of(&v)
-            ));
+            )));
         };
         if items.iter().all(Value::is_string) {
             let mut out: Vec<String> = Vec::with_capacity(items.len());
@@ -382,19 +396,19 @@ impl AnyVariants {
             }
             return Ok(AnyVariants::Integers(out));
         }
-        Err(format!(
+        Err(FilterError::from(format!(
             "match.{name} must be an array of only strings or only integers"
-        ))
+        )))
     }
 }
 
 impl RangeInterface {
-    pub fn from_value(v: Value) -> Result<RangeInterface, String> {
+    pub fn from_value(v: Value) -> Result<RangeInterface, FilterError> {
         let Value::Object(map) = v else {
-            return Err(format!(
+            return Err(FilterError::from(format!(
                 "range must be an object with gt, gte, lt, lte, got {}",
                 kind_of(&v)
-            ));
+            )));
         };
         let mut nums: Range<f64> = Range::default();
         let mut dts: Range<DateTime<Utc>> = Range::default();
@@ -406,9 +420,9 @@ impl RangeInterface {
                 "gte" => (&mut nums.gte, &mut dts.gte),
                 "lte" => (&mut nums.lte, &mut dts.lte),
                 other => {
-                    return Err(format!(
+                    return Err(FilterError::from(format!(
                         "unknown field `{other}` in range, expected one of gt, gte, lt, lte"
-                    ))
+                    )))
                 }
             };
             match v {
@@ -424,17 +438,17 @@ impl RangeInterface {
                     })?);
                 }
                 other => {
-                    return Err(format!(
+                    return Err(FilterError::from(format!(
                         "range.{k} must be a number or a datetime string, got {}",
                         kind_of(&other)
-                    ))
+                    )))
                 }
             }
         }
         match (any_num, any_dt) {
-            (true, true) => Err(
+            (true, true) => Err(FilterError::from(
                 "range bounds must be all numbers or all datetime strings, not a mix".to_string(),
-            ),
+            )),
             (false, true) => Ok(RangeInterface::DateTime(dts)),
             _ => Ok(RangeInterface::Float(nums)),
         }

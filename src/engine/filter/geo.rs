@@ -4,6 +4,7 @@
 //! distances on a sphere with the mean Earth radius (the value the `geo`
 //! crate, and so Qdrant, uses).
 
+use crate::engine::filter::FilterError;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -24,15 +25,18 @@ impl GeoPoint {
     }
 
     /// Error text if the coordinates are out of range.
-    pub fn check_range(&self) -> Result<(), String> {
+    pub fn check_range(&self) -> Result<(), FilterError> {
         if !self.lat.is_finite() || !(-90.0..=90.0).contains(&self.lat) {
-            return Err(format!("latitude {} is out of range [-90, 90]", self.lat));
+            return Err(FilterError::from(format!(
+                "latitude {} is out of range [-90, 90]",
+                self.lat
+            )));
         }
         if !self.lon.is_finite() || !(-180.0..=180.0).contains(&self.lon) {
-            return Err(format!(
+            return Err(FilterError::from(format!(
                 "longitude {} is out of range [-180, 180]",
                 self.lon
-            ));
+            )));
         }
         Ok(())
     }

@@ -64,6 +64,30 @@ mod test_support;
 pub mod datetime;
 pub mod geo;
 
+/// A filter that is not one Qdrant would accept; the message names the
+/// field and what is wrong with it, and reaches the client as a 400.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("{0}")]
+pub struct FilterError(pub String);
+
+impl From<String> for FilterError {
+    fn from(message: String) -> Self {
+        FilterError(message)
+    }
+}
+
+impl From<&str> for FilterError {
+    fn from(message: &str) -> Self {
+        FilterError(message.to_string())
+    }
+}
+
+impl From<FilterError> for crate::engine::error::EngineError {
+    fn from(e: FilterError) -> Self {
+        crate::engine::error::EngineError::BadRequest(e.0)
+    }
+}
+
 pub use eval::{check_match, FilterContext, NoIndexes, PointView};
 pub use geo::GeoPoint;
 pub use model::{

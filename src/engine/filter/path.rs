@@ -2,6 +2,7 @@
 //! they reach. Shared by filter evaluation and the payload indexes so both
 //! read exactly the same values for a key.
 
+use crate::engine::filter::FilterError;
 use serde_json::Value;
 
 use crate::engine::types::Payload;
@@ -16,8 +17,8 @@ pub enum PathItem {
 }
 
 /// Parse a key such as `a.b[].c[0]` or `a."b.c"`.
-pub fn parse_path(path: &str) -> Result<Vec<PathItem>, String> {
-    let bad = |why: &str| Err(format!("invalid key `{path}`: {why}"));
+pub fn parse_path(path: &str) -> Result<Vec<PathItem>, FilterError> {
+    let bad = |why: &str| Err(FilterError(format!("invalid key `{path}`: {why}")));
     let mut items = Vec::new();
     let chars: Vec<char> = path.chars().collect();
     let mut i = 0;

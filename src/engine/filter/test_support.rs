@@ -55,6 +55,7 @@ pub(super) fn validate_err(v: Value) -> String {
         .unwrap()
         .validate()
         .unwrap_err()
+        .to_string()
 }
 
 pub(super) fn square(x0: f64, y0: f64, x1: f64, y1: f64) -> Value {

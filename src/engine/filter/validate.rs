@@ -5,71 +5,76 @@
 
 use super::model::{Condition, FieldCondition, Filter, GeoLineString, RangeInterface};
 use super::path::parse_path;
+use crate::engine::filter::FilterError;
 
 impl Filter {
     /// Semantic checks that deserialization cannot make. The error names
     /// the offending clause.
-    pub fn validate(&self) -> Result<(), String> {
+    pub fn validate(&self) -> Result<(), FilterError> {
         validate_filter(self, false)
     }
 }
 
-fn validate_filter(f: &Filter, in_nested: bool) -> Result<(), String> {
+fn validate_filter(f: &Filter, in_nested: bool) -> Result<(), FilterError> {
     for (name, clause) in [
         ("must", &f.must),
         ("should", &f.should),
         ("must_not", &f.must_not),
     ] {
         for (i, c) in clause.iter().flatten().enumerate() {
-            validate_condition(c, in_nested).map_err(|e| format!("{name}[{i}]: {e}"))?;
+            validate_condition(c, in_nested)
+                .map_err(|e| FilterError::from(format!("{name}[{i}]: {e}")))?;
         }
     }
     if let Some(ms) = &f.min_should {
         if ms.min_count == 0 {
-            return Err("min_should.min_count must be at least 1".to_string());
+            return Err(FilterError::from(
+                "min_should.min_count must be at least 1".to_string(),
+            ));
         }
         if ms.min_count > ms.conditions.len() {
-            return Err(format!(
+            return Err(FilterError::from(format!(
                 "min_should.min_count ({}) is greater than the number of conditions ({})",
                 ms.min_count,
                 ms.conditions.len()
-            ));
+            )));
         }
         for (i, c) in ms.conditions.iter().enumerate() {
             validate_condition(c, in_nested)
-                .map_err(|e| format!("min_should.conditions[{i}]: {e}"))?;
+                .map_err(|e| FilterError::from(format!("min_should.conditions[{i}]: {e}")))?;
         }
     }
     Ok(())
 }
 
-fn validate_key(key: &str) -> Result<(), String> {
+fn validate_key(key: &str) -> Result<(), FilterError> {
     if key.trim().is_empty() {
-        return Err("key must not be empty".to_string());
+        return Err(FilterError::from("key must not be empty".to_string()));
     }
     parse_path(key).map(|_| ())
 }
 
-fn validate_ring(ring: &GeoLineString, what: &str) -> Result<(), String> {
+fn validate_ring(ring: &GeoLineString, what: &str) -> Result<(), FilterError> {
     let pts = &ring.points;
     if pts.len() < 4 {
-        return Err(format!(
+        return Err(FilterError::from(format!(
             "{what} must have at least 4 points, got {}",
             pts.len()
-        ));
+        )));
     }
     if pts.first() != pts.last() {
-        return Err(format!(
+        return Err(FilterError::from(format!(
             "{what} must be closed: the first and last points must be the same"
-        ));
+        )));
     }
     for p in pts {
-        p.check_range().map_err(|e| format!("{what}: {e}"))?;
+        p.check_range()
+            .map_err(|e| FilterError::from(format!("{what}: {e}")))?;
     }
     Ok(())
 }
 
-fn validate_condition(c: &Condition, in_nested: bool) -> Result<(), String> {
+fn validate_condition(c: &Condition, in_nested: bool) -> Result<(), FilterError> {
     match c {
         Condition::Field(fc) => {
             validate_key(&fc.key)?;
@@ -93,22 +98,24 @@ fn validate_condition(c: &Condition, in_nested: bool) -> Result<(), String> {
                 && is_empty.is_none()
                 && is_null.is_none()
             {
-                return Err(format!(
+                return Err(FilterError::from(format!(
                     "field condition on `{}` must have at least one of match, range, geo_bounding_box, geo_radius, geo_polygon, values_count, is_empty, is_null",
                     fc.key
-                ));
+                )));
             }
             if let Some(r) = range {
                 if !r.has_bound() {
-                    return Err(format!(
+                    return Err(FilterError::from(format!(
                         "range on `{}` must have at least one of gt, gte, lt, lte",
                         fc.key
-                    ));
+                    )));
                 }
                 if let RangeInterface::Float(r) = r {
                     for b in [r.lt, r.gt, r.gte, r.lte].into_iter().flatten() {
                         if b.is_nan() {
-                            return Err("range bound must be a number".to_string());
+                            return Err(FilterError::from(
+                                "range bound must be a number".to_string(),
+                            ));
                         }
                     }
                 }
@@ -116,21 +123,21 @@ fn validate_condition(c: &Condition, in_nested: bool) -> Result<(), String> {
             if let Some(g) = geo_radius {
                 g.center
                     .check_range()
-                    .map_err(|e| format!("geo_radius.center: {e}"))?;
+                    .map_err(|e| FilterError::from(format!("geo_radius.center: {e}")))?;
                 if g.radius.is_nan() || g.radius < 0.0 {
-                    return Err(format!(
+                    return Err(FilterError::from(format!(
                         "geo_radius.radius must be non-negative, got {}",
                         g.radius
-                    ));
+                    )));
                 }
             }
             if let Some(b) = geo_bounding_box {
                 b.top_left
                     .check_range()
-                    .map_err(|e| format!("geo_bounding_box.top_left: {e}"))?;
-                b.bottom_right
-                    .check_range()
-                    .map_err(|e| format!("geo_bounding_box.bottom_right: {e}"))?;
+                    .map_err(|e| FilterError::from(format!("geo_bounding_box.top_left: {e}")))?;
+                b.bottom_right.check_range().map_err(|e| {
+                    FilterError::from(format!("geo_bounding_box.bottom_right: {e}"))
+                })?;
             }
             if let Some(p) = geo_polygon {
                 validate_ring(&p.exterior, "geo_polygon.exterior")?;
@@ -142,13 +149,14 @@ fn validate_condition(c: &Condition, in_nested: bool) -> Result<(), String> {
         }
         Condition::IsEmpty(c) => validate_key(&c.is_empty.key),
         Condition::IsNull(c) => validate_key(&c.is_null.key),
-        Condition::HasId(_) if in_nested => {
-            Err("has_id is not supported inside a nested filter".to_string())
-        }
+        Condition::HasId(_) if in_nested => Err(FilterError::from(
+            "has_id is not supported inside a nested filter".to_string(),
+        )),
         Condition::HasId(_) | Condition::HasVector(_) => Ok(()),
         Condition::Nested(n) => {
-            validate_key(&n.nested.key).map_err(|e| format!("nested: {e}"))?;
-            validate_filter(&n.nested.filter, true).map_err(|e| format!("nested.filter.{e}"))
+            validate_key(&n.nested.key).map_err(|e| FilterError::from(format!("nested: {e}")))?;
+            validate_filter(&n.nested.filter, true)
+                .map_err(|e| FilterError::from(format!("nested.filter.{e}")))
         }
         Condition::Filter(f) => validate_filter(f, in_nested),
     }

@@ -61,7 +61,7 @@ impl View<'_> {
     ) -> Result<Vec<(Value, usize)>> {
         let points = &*self.points;
         if let Some(f) = filter {
-            f.validate().map_err(EngineError::BadRequest)?;
+            f.validate().map_err(EngineError::from)?;
         }
         let indexed = points.indexes.fields().find(|(field, _)| *field == key);
         match indexed.map(|(_, schema)| schema.data_type()) {

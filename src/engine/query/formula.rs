@@ -241,7 +241,7 @@ impl Formula {
                 let to = self.payload(key, s, "geo point", |v| {
                     let p = GeoPoint::from_value(&v)
                         .ok_or_else(|| format!("{v} is not a geo point"))?;
-                    p.check_range()?;
+                    p.check_range().map_err(|e| e.to_string())?;
                     Ok(p)
                 })?;
                 haversine_m(origin, &to)

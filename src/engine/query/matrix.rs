@@ -70,7 +70,7 @@ enum Sampled {
 #[tracing::instrument(skip_all, fields(collection = %view.name, sample = req.sample, limit = req.limit))]
 fn distance_matrix(view: View, req: &MatrixRequest) -> Result<Matrix> {
     if let Some(f) = &req.filter {
-        f.validate().map_err(EngineError::BadRequest)?;
+        f.validate().map_err(EngineError::from)?;
     }
     let kind = view.config.kind_of(&req.using)?;
     if kind == VectorKind::Multi {

@@ -53,7 +53,7 @@ impl View<'_> {
     ) -> Result<Vec<Record>> {
         let points = &*self.points;
         if let Some(f) = filter {
-            f.validate().map_err(EngineError::BadRequest)?;
+            f.validate().map_err(EngineError::from)?;
         }
         let pool = self.filtered(filter);
         Ok(sample_pool(&pool.iter().collect::<Vec<_>>(), limit)
@@ -75,7 +75,7 @@ impl View<'_> {
     pub fn scroll(&self, req: &ScrollRequest) -> Result<(Vec<Record>, Option<PointId>)> {
         let points = &*self.points;
         if let Some(f) = &req.filter {
-            f.validate().map_err(EngineError::BadRequest)?;
+            f.validate().map_err(EngineError::from)?;
         }
         if let Some(order) = &req.order_by {
             return self.scroll_ordered(req, order).map(|r| (r, None));

@@ -261,7 +261,7 @@ impl View<'_> {
     pub(in crate::engine) fn nearest(&self, req: &SearchRequest) -> Result<Vec<(Offset, f32)>> {
         let (config, points) = (&self.config, &*self.points);
         if let Some(f) = &req.filter {
-            f.validate().map_err(EngineError::BadRequest)?;
+            f.validate().map_err(EngineError::from)?;
         }
         let prepared = self.prepare(&req.using, &req.vector)?;
         let k = req.limit.saturating_add(req.offset);

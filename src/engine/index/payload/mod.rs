@@ -137,7 +137,7 @@ impl PayloadIndexes {
         if field.trim().is_empty() {
             return Err("field_name must not be empty".to_string());
         }
-        parse_path(field)?;
+        parse_path(field).map_err(|e| e.to_string())?;
         if let Some(PayloadSchemaParams::Text(params)) = schema.params() {
             text::analyzer(params).map_err(|e| e.to_string())?;
         }
