@@ -3,14 +3,21 @@
 //!
 //! ```text
 //! HELIO_MODEL_DIR=models/all-MiniLM-L6-v2 cargo bench --bench embed
+//! HELIO_BENCH_KERNELS=both HELIO_MODEL_DIR=models/all-MiniLM-L6-v2 cargo bench --bench embed -- minilm
 //! ```
 //! Threads: `HELIO_EMBED_THREADS` (default 2, the issue's setting). Without
 //! a model only the BM25 bench runs (scripts/fetch-model.sh installs it).
 //! Texts per second for the batch bench = 32 / the reported time.
+//!
+//! Kernels: `HELIO_BENCH_KERNELS` picks the local model's matrix kernels:
+//! unset, the ones the CPU gets (group `minilm`; `HELIO_PORTABLE_KERNELS=1`
+//! makes that the portable ones); `avx2` or `portable`, that set (group
+//! `minilm-avx2` or `minilm-portable`); `both`, one group each, to compare
+//! them in one run. Each group prints the kernels it ran.
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use helio::embed::bm25::{Bm25, Bm25Options};
-use helio::embed::local::LocalEmbedder;
+use helio::embed::local::{Kernels, LocalEmbedder};
 
 fn texts() -> Vec<String> {
     let dir = std::env::var("HELIO_FIXTURES_DIR").unwrap_or_else(|_| "../shared/fixtures".into());
@@ -30,6 +37,19 @@ fn texts() -> Vec<String> {
                 )
             })
             .collect(),
+    }
+}
+
+/// The kernel sets to bench, each with its group name, from `HELIO_BENCH_KERNELS`.
+fn kernel_runs() -> Vec<(String, Kernels)> {
+    let chosen = std::env::var("HELIO_BENCH_KERNELS").unwrap_or_default();
+    let named = |k: Kernels| (format!("minilm-{k}"), k);
+    match chosen.as_str() {
+        "" => vec![("minilm".to_string(), Kernels::detect())],
+        "avx2" => vec![named(Kernels::Avx2)],
+        "portable" => vec![named(Kernels::Portable)],
+        "both" => vec![named(Kernels::Avx2), named(Kernels::Portable)],
+        other => panic!("HELIO_BENCH_KERNELS={other:?}: use avx2, portable or both"),
     }
 }
 
@@ -54,33 +74,40 @@ fn bench(c: &mut Criterion) {
         .ok()
         .and_then(|t| t.parse().ok())
         .unwrap_or(2);
-    let model = match LocalEmbedder::load(dir.as_ref(), "bench", threads) {
-        Ok(m) => m,
-        Err(e) => {
-            eprintln!("local model benches skipped: {e}");
-            return;
-        }
-    };
-    let mut group = c.benchmark_group("minilm");
-    group.sample_size(20);
-    group.bench_function("short_query", |b| {
-        b.iter(|| {
-            model
-                .embed(&["painel solar 550w monocristalino"])
-                .expect("embed")
-        })
-    });
-    group.throughput(Throughput::Elements(32));
-    let mut start = 0;
-    group.bench_function("batch_32", |b| {
-        b.iter(|| {
-            start = (start + 32) % (refs.len().saturating_sub(32).max(1));
-            model
-                .embed(&refs[start..(start + 32).min(refs.len())])
-                .expect("embed")
-        })
-    });
-    group.finish();
+    for (group_name, kernels) in kernel_runs() {
+        let model = match LocalEmbedder::load_with(dir.as_ref(), "bench", threads, kernels) {
+            Ok(m) => m,
+            Err(e) => {
+                eprintln!("{group_name} benches skipped: {e}");
+                continue;
+            }
+        };
+        println!(
+            "{group_name}: {} kernels, {} threads",
+            model.kernels(),
+            model.threads()
+        );
+        let mut group = c.benchmark_group(group_name);
+        group.sample_size(20);
+        group.bench_function("short_query", |b| {
+            b.iter(|| {
+                model
+                    .embed(&["painel solar 550w monocristalino"])
+                    .expect("embed")
+            })
+        });
+        group.throughput(Throughput::Elements(32));
+        let mut start = 0;
+        group.bench_function("batch_32", |b| {
+            b.iter(|| {
+                start = (start + 32) % (refs.len().saturating_sub(32).max(1));
+                model
+                    .embed(&refs[start..(start + 32).min(refs.len())])
+                    .expect("embed")
+            })
+        });
+        group.finish();
+    }
 }
 
 criterion_group!(benches, bench);

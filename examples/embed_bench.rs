@@ -8,11 +8,13 @@
 //! Embeds every line of TEXTS_FILE in batches of BATCH_SIZE, in file order (as a client sending batches would),
 //! RUNS times (default 3), and prints texts/s for each run; then the latency of one short query (p50/p90 of 200),
 //! back to back and 0.5 ms apart.
+//! `HELIO_BENCH_KERNELS=avx2` or `portable` picks the matrix kernels (default: the ones the CPU gets, which
+//! `HELIO_PORTABLE_KERNELS=1` makes the portable ones); the first line says which ran.
 //! Also prints the CPU time used per wall-clock second (Linux only), which shows the THREADS bound holds, and
 //! texts per CPU-second, a figure that other processes competing for the cores disturb less than texts/s.
 use std::time::Instant;
 
-use helio::embed::local::LocalEmbedder;
+use helio::embed::local::{Kernels, LocalEmbedder};
 
 fn main() -> anyhow::Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -22,23 +24,31 @@ fn main() -> anyhow::Result<()> {
     let batch: usize = args[2].parse()?;
     let threads: usize = args[3].parse()?;
     let runs: usize = args.get(4).map_or(Ok(3), |r| r.parse())?;
-    let embedder = LocalEmbedder::load(args[0].as_ref(), "bench", threads)?;
+    let kernels = match std::env::var("HELIO_BENCH_KERNELS")
+        .unwrap_or_default()
+        .as_str()
+    {
+        "" => Kernels::detect(),
+        "avx2" => Kernels::Avx2,
+        "portable" => Kernels::Portable,
+        other => anyhow::bail!("HELIO_BENCH_KERNELS={other:?}: use avx2 or portable"),
+    };
+    let embedder = LocalEmbedder::load_with(args[0].as_ref(), "bench", threads, kernels)?;
     let file = std::fs::read_to_string(&args[1])?;
     let texts: Vec<&str> = file.lines().filter(|l| !l.is_empty()).collect();
     println!(
-        "{} texts, batch {batch}, threads {}, dim {}",
+        "{} texts, batch {batch}, threads {}, dim {}, {} kernels",
         texts.len(),
         embedder.threads(),
-        embedder.dim()
+        embedder.dim(),
+        embedder.kernels()
     );
 
-    embedder
-        .embed(&texts[..batch.min(texts.len())])
-        .map_err(anyhow::Error::msg)?; // warm-up: scratch buffers, caches
+    embedder.embed(&texts[..batch.min(texts.len())])?; // warm-up: scratch buffers, caches
     for run in 1..=runs {
         let (cpu0, t0) = (cpu_seconds(), Instant::now());
         for chunk in texts.chunks(batch) {
-            embedder.embed(chunk).map_err(anyhow::Error::msg)?;
+            embedder.embed(chunk)?;
         }
         let wall = t0.elapsed().as_secs_f64();
         let rate = texts.len() as f64 / wall;

@@ -112,41 +112,6 @@ impl Embedder for OpenAiEmbedder {
     }
 }
 
-impl Embedder for LocalEmbedder {
-    fn name(&self) -> &str {
-        LocalEmbedder::name(self)
-    }
-
-    fn dim(&self) -> usize {
-        LocalEmbedder::dim(self)
-    }
-
-    fn embed(
-        &self,
-        texts: &[&str],
-        dimensions: Option<usize>,
-    ) -> Result<Vec<Vec<f32>>, EmbedError> {
-        if let Some(d) = dimensions {
-            if d != LocalEmbedder::dim(self) {
-                return Err(EmbedError::BadInput(format!(
-                    "model `{}` produces {}-dimensional vectors and cannot shorten them (dimensions: {d})",
-                    LocalEmbedder::name(self),
-                    LocalEmbedder::dim(self)
-                )));
-            }
-        }
-        LocalEmbedder::embed(self, texts).map_err(EmbedError::Backend)
-    }
-
-    fn token_count(&self, text: &str) -> usize {
-        LocalEmbedder::token_count(self, text)
-    }
-
-    fn max_tokens(&self) -> Option<usize> {
-        Some(LocalEmbedder::max_seq_length(self))
-    }
-}
-
 pub struct Models {
     dense: Vec<Arc<dyn Embedder>>,
     bm25_language: String,
