@@ -29,6 +29,14 @@ cargo test --no-fail-fast -- --test-threads=2
 status=$?
 set -e
 
+# The run above takes the SIMD kernels this CPU has; run the distance and
+# embedding-kernel tests again on the portable code a CPU without them gets.
+echo "== portable kernels (HELIO_PORTABLE_KERNELS=1): distance and embedding tests"
+set +e
+HELIO_PORTABLE_KERNELS=1 cargo test --lib -- --test-threads=2 engine::distance embed::local
+portable=$?
+set -e
+
 echo "== python conformance (qdrant-client from PyPI, venv: $VENV)"
 req=tests/python/requirements.txt
 stamp="$VENV/.requirements.sha"
@@ -44,4 +52,4 @@ HELIO_BIN="$CARGO_TARGET_DIR/debug/helio" "$VENV/bin/python" -m pytest -q tests/
 py=$?
 set -e
 
-exit $(( status || py ))
+exit $(( status || portable || py ))

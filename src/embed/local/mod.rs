@@ -527,6 +527,8 @@ mod tests {
         assert_eq!(e.dim(), 384);
         assert_eq!(e.max_seq_length(), 256);
         assert_eq!(e.threads(), 2);
+        // The detected kernels, or the portable ones under HELIO_PORTABLE_KERNELS=1.
+        assert_eq!(e.kernels(), Kernels::detect());
         assert_eq!(e.name(), "all-MiniLM-L6-v2");
         assert_eq!(e.pooling, Pooling::Mean);
         assert!(e.normalize, "modules.json lists a Normalize module");

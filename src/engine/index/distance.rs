@@ -5,6 +5,12 @@
 //! the choice is kept as a table of function pointers in a `OnceLock`. Other
 //! CPUs get portable code written so that the compiler can vectorise it.
 //!
+//! `HELIO_PORTABLE_KERNELS=1` in the environment forces the portable kernels
+//! on any CPU (read once, with the first kernel). CI runs the distance tests
+//! both ways (`scripts/test.sh`), and the tests compare the two paths on the
+//! same vectors, so the SIMD code is checked against the portable code on
+//! every machine that has it.
+//!
 //! Scores follow Qdrant: Cosine and Dot score by dot product (higher is
 //! better; Cosine vectors are normalised when stored), Euclid by L2 distance
 //! and Manhattan by L1 distance (lower is better). Graph search instead uses
@@ -54,19 +60,28 @@ pub fn kernels() -> &'static Kernels {
 }
 
 fn detect() -> Kernels {
+    let forced = std::env::var("HELIO_PORTABLE_KERNELS").is_ok_and(|v| v == "1");
+    match simd_kernels() {
+        Some(simd) if !forced => simd,
+        _ => scalar_kernels(),
+    }
+}
+
+/// The SIMD kernels, when this CPU has what they need.
+fn simd_kernels() -> Option<Kernels> {
     #[cfg(target_arch = "x86_64")]
     {
         if is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma") {
-            return Kernels {
+            return Some(Kernels {
                 dot: avx2::dot,
                 neg_dot: avx2::neg_dot,
                 l2_squared: avx2::l2_squared,
                 l1: avx2::l1,
                 name: "avx2+fma",
-            };
+            });
         }
     }
-    scalar_kernels()
+    None
 }
 
 fn scalar_kernels() -> Kernels {
@@ -416,6 +431,40 @@ mod tests {
                     assert!(close((k.l2_squared)(&a, &b), l2, l2), "l2 n={n}");
                     assert!(close((k.l1)(&a, &b), l1n, l1n), "l1 n={n}");
                 }
+            }
+        }
+    }
+
+    /// The SIMD kernels against the portable ones, on the same vectors, whichever of the two
+    /// `kernels()` picked (`HELIO_PORTABLE_KERNELS=1` makes it the portable ones). They add in a
+    /// different order, hence a tolerance relative to the sum of the magnitudes.
+    #[test]
+    fn simd_and_portable_kernels_agree() {
+        if std::env::var("HELIO_PORTABLE_KERNELS").is_ok_and(|v| v == "1") {
+            assert_eq!(kernels().name, "scalar");
+        }
+        let Some(simd) = simd_kernels() else {
+            eprintln!("no SIMD kernels on this CPU: only the portable ones run");
+            return;
+        };
+        let portable = scalar_kernels();
+        let mut rng = StdRng::seed_from_u64(11);
+        for _ in 0..400 {
+            let n = rng.gen_range(1..1000);
+            let a: Vec<f32> = (0..n).map(|_| rng.gen_range(-1.0..1.0)).collect();
+            let b: Vec<f32> = (0..n).map(|_| rng.gen_range(-1.0..1.0)).collect();
+            let scale: f64 = a.iter().zip(&b).map(|(x, y)| (x * y).abs() as f64).sum();
+            let diff_scale: f64 = a.iter().zip(&b).map(|(x, y)| (x - y).abs() as f64).sum();
+            let pairs: [(Kernel, Kernel, f64, &str); 4] = [
+                (simd.dot, portable.dot, scale, "dot"),
+                (simd.neg_dot, portable.neg_dot, scale, "neg_dot"),
+                (simd.l2_squared, portable.l2_squared, diff_scale * 2.0, "l2"),
+                (simd.l1, portable.l1, diff_scale, "l1"),
+            ];
+            for (fast, slow, scale, name) in pairs {
+                // SAFETY: both tables hold only kernels this CPU supports.
+                let (x, y) = unsafe { (fast(&a, &b), slow(&a, &b)) };
+                assert!(close(x, y as f64, scale), "{name} n={n}: {x} vs {y}");
             }
         }
     }
