@@ -18,10 +18,6 @@ use crate::engine::EngineError;
 
 use super::error::ApiError;
 
-fn bad(msg: String) -> ApiError {
-    ApiError::Engine(EngineError::BadRequest(msg))
-}
-
 /// `{"formula": ..., "defaults": ...}`, the formula key already taken out
 /// of `rest`.
 pub(super) fn formula_query(
@@ -45,7 +41,7 @@ pub(super) fn formula_query(
     };
     let defaults = defaults
         .into_iter()
-        .map(|(key, value)| Ok((Variable::parse(&key).map_err(bad)?, value)))
+        .map(|(key, value)| Ok((Variable::parse(&key).map_err(EngineError::from)?, value)))
         .collect::<Result<_, ApiError>>()?;
     Ok(Query::Formula(Box::new(Formula {
         expr: expression(formula, "query.formula")?,
@@ -61,7 +57,9 @@ fn expression(value: Value, at: &str) -> Result<Expr, ApiError> {
             // A constant is an f32 in Qdrant's API.
             Ok(Expr::Const(f64::from(c as f32)))
         }
-        Value::String(name) => Ok(Expr::Var(Variable::parse(&name).map_err(bad)?)),
+        Value::String(name) => Ok(Expr::Var(
+            Variable::parse(&name).map_err(EngineError::from)?,
+        )),
         Value::Object(map) => object(map, at),
         other => Err(ApiError::validation(format!(
             "{at}: expected a number, a variable name or an expression object, got {other}"
@@ -155,7 +153,7 @@ fn object(mut map: Map<String, Value>, at: &str) -> Result<Expr, ApiError> {
             w.origin
                 .check_range()
                 .map_err(|e| ApiError::validation(format!("{at}.origin: {e}")))?;
-            Variable::parse(&w.to).map_err(bad)?;
+            Variable::parse(&w.to).map_err(EngineError::from)?;
             Expr::GeoDistance {
                 origin: w.origin,
                 key: w.to,
@@ -163,11 +161,11 @@ fn object(mut map: Map<String, Value>, at: &str) -> Result<Expr, ApiError> {
         }
         "datetime" => {
             let text: String = wire(value, &at)?;
-            Expr::Datetime(datetime_seconds(&text).map_err(bad)?)
+            Expr::Datetime(datetime_seconds(&text).map_err(EngineError::from)?)
         }
         "datetime_key" => {
             let key: String = wire(value, &at)?;
-            Variable::parse(&key).map_err(bad)?;
+            Variable::parse(&key).map_err(EngineError::from)?;
             Expr::DatetimeKey(key)
         }
         decay => {
@@ -190,7 +188,9 @@ fn object(mut map: Map<String, Value>, at: &str) -> Result<Expr, ApiError> {
             let w: DecayWire = wire(value, &at)?;
             Expr::Decay {
                 kind,
-                lambda: kind.lambda(w.midpoint, w.scale).map_err(bad)?,
+                lambda: kind
+                    .lambda(w.midpoint, w.scale)
+                    .map_err(EngineError::from)?,
                 x: one(w.x)?,
                 target: w.target.filter(|t| !t.is_null()).map(one).transpose()?,
             }

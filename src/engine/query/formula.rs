@@ -42,6 +42,31 @@ use crate::engine::index::payload::{PayloadIndexes, PayloadSchemaType};
 use crate::engine::query::search::best_first;
 use crate::engine::types::Offset;
 
+/// A formula that cannot be read or evaluated (an unknown variable, a
+/// value of the wrong type, a result that is not a finite number); it
+/// reaches the client as a 400.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("{0}")]
+pub struct FormulaError(pub String);
+
+impl From<String> for FormulaError {
+    fn from(message: String) -> Self {
+        FormulaError(message)
+    }
+}
+
+impl From<&str> for FormulaError {
+    fn from(message: &str) -> Self {
+        FormulaError(message.to_string())
+    }
+}
+
+impl From<FormulaError> for EngineError {
+    fn from(e: FormulaError) -> Self {
+        EngineError::BadRequest(e.0)
+    }
+}
+
 /// A variable a formula reads, and a key of its `defaults`.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum Variable {
@@ -54,13 +79,13 @@ pub enum Variable {
 impl Variable {
     /// `$score`, `$score[i]` or a payload key path; other `$` names are
     /// reserved.
-    pub fn parse(name: &str) -> std::result::Result<Variable, String> {
+    pub fn parse(name: &str) -> std::result::Result<Variable, FormulaError> {
         let Some(reserved) = name.strip_prefix('$') else {
             parse_path(name).map_err(|_| format!("Invalid payload variable: {name}"))?;
             return Ok(Variable::Payload(name.to_string()));
         };
         let Some(rest) = reserved.strip_prefix("score") else {
-            return Err(format!("Invalid reserved word: {name}"));
+            return Err(FormulaError::from(format!("Invalid reserved word: {name}")));
         };
         if rest.is_empty() {
             return Ok(Variable::Score(0));
@@ -71,11 +96,11 @@ impl Variable {
             .and_then(|i| i.parse().ok())
             .map(Variable::Score)
             .ok_or_else(|| {
-                if rest.starts_with(['.', '[']) {
+                FormulaError(if rest.starts_with(['.', '[']) {
                     format!("Invalid reserved variable: {name}")
                 } else {
                     format!("Invalid reserved word: {name}")
-                }
+                })
             })
     }
 }
@@ -93,26 +118,26 @@ impl DecayKind {
         self,
         midpoint: Option<f32>,
         scale: Option<f32>,
-    ) -> std::result::Result<f64, String> {
+    ) -> std::result::Result<f64, FormulaError> {
         let midpoint = f64::from(midpoint.unwrap_or(0.5));
         let scale = f64::from(scale.unwrap_or(1.0));
         match self {
             DecayKind::Lin if !(0.0..=1.0).contains(&midpoint) => {
-                return Err(format!(
+                return Err(FormulaError::from(format!(
                     "Linear decay midpoint should be in the range [0.0, 1.0], got {midpoint}."
-                ))
+                )))
             }
             DecayKind::Exp | DecayKind::Gauss if midpoint <= 0.0 || midpoint >= 1.0 => {
-                return Err(format!(
+                return Err(FormulaError::from(format!(
                     "Decay midpoint should be in the range (0.0, 1.0), got {midpoint}."
-                ))
+                )))
             }
             _ => {}
         }
         if scale <= 0.0 || scale.is_nan() {
-            return Err(format!(
+            return Err(FormulaError::from(format!(
                 "Decay scale should be non-zero positive, got {scale}."
-            ));
+            )));
         }
         Ok(match self {
             DecayKind::Lin => (1.0 - midpoint) / scale,
@@ -187,16 +212,21 @@ pub struct Subject<'a> {
 }
 
 /// Errors as Qdrant words them (shown after "Bad request: ").
-fn type_error(key: &str, expected: &str, why: &str) -> String {
-    format!("Expected {expected} value for {key} in the payload and/or in the formula defaults. Error: {why}")
+fn type_error(key: &str, expected: &str, why: &str) -> FormulaError {
+    FormulaError::from(format!("Expected {expected} value for {key} in the payload and/or in the formula defaults. Error: {why}"))
 }
 
-fn non_finite(expression: String) -> String {
-    format!("The expression {expression} produced a non-finite number")
+fn non_finite(expression: String) -> FormulaError {
+    FormulaError::from(format!(
+        "The expression {expression} produced a non-finite number"
+    ))
 }
 
 /// `value` if finite, else the error naming the computation.
-fn finite(value: f64, expression: impl FnOnce() -> String) -> std::result::Result<f64, String> {
+fn finite(
+    value: f64,
+    expression: impl FnOnce() -> String,
+) -> std::result::Result<f64, FormulaError> {
     if value.is_finite() {
         Ok(value)
     } else {
@@ -206,7 +236,7 @@ fn finite(value: f64, expression: impl FnOnce() -> String) -> std::result::Resul
 
 impl Formula {
     /// The point's score under this formula.
-    pub fn score(&self, s: &Subject) -> std::result::Result<f32, String> {
+    pub fn score(&self, s: &Subject) -> std::result::Result<f32, FormulaError> {
         let score = self.eval(&self.expr, s)?;
         let narrowed = score as f32;
         if !narrowed.is_finite() {
@@ -215,7 +245,7 @@ impl Formula {
         Ok(narrowed)
     }
 
-    fn eval(&self, e: &Expr, s: &Subject) -> std::result::Result<f64, String> {
+    fn eval(&self, e: &Expr, s: &Subject) -> std::result::Result<f64, FormulaError> {
         Ok(match e {
             Expr::Const(c) => *c,
             Expr::Var(Variable::Score(i)) => match s.scores.get(*i).copied().flatten() {
@@ -249,7 +279,7 @@ impl Formula {
             Expr::Datetime(seconds) => *seconds,
             Expr::DatetimeKey(key) => self.payload(key, s, "datetime", |v| {
                 let text = v.as_str().ok_or("Value is not a string")?;
-                datetime_seconds(text)
+                datetime_seconds(text).map_err(|e| e.0)
             })?,
             Expr::Mult(factors) => {
                 let mut product = 1.0;
@@ -330,7 +360,7 @@ impl Formula {
         s: &Subject,
         expected: &str,
         read: impl Fn(Value) -> std::result::Result<T, String>,
-    ) -> std::result::Result<T, String> {
+    ) -> std::result::Result<T, FormulaError> {
         let found = values_at(s.point.payload(), key);
         let value = match found.as_slice() {
             [] => self
@@ -349,10 +379,10 @@ impl Formula {
 
 /// Seconds since the epoch of a datetime string in a format the payload
 /// accepts.
-pub fn datetime_seconds(text: &str) -> std::result::Result<f64, String> {
+pub fn datetime_seconds(text: &str) -> std::result::Result<f64, FormulaError> {
     parse_micros(text)
         .map(|micros| micros as f64 / 1_000_000.0)
-        .ok_or_else(|| format!("'{text}' is not a valid datetime"))
+        .ok_or_else(|| FormulaError(format!("'{text}' is not a valid datetime")))
 }
 
 /// Scores the points of the prefetch `lists` with `formula`; the best
@@ -383,7 +413,7 @@ pub(in crate::engine) fn rescore(
             ctx: &points.indexes,
             scores: &scores,
         };
-        let score = formula.score(&subject).map_err(EngineError::BadRequest)?;
+        let score = formula.score(&subject)?;
         found.push((o, score));
     }
     best_first(&mut found, limit, true);
@@ -486,7 +516,10 @@ mod tests {
         .clone())
     }
 
-    fn eval_with(expr: Expr, defaults: Vec<(Variable, Value)>) -> std::result::Result<f32, String> {
+    fn eval_with(
+        expr: Expr,
+        defaults: Vec<(Variable, Value)>,
+    ) -> std::result::Result<f32, FormulaError> {
         let f = Formula {
             expr,
             defaults: defaults.into_iter().collect(),
@@ -504,7 +537,7 @@ mod tests {
     }
 
     fn err(expr: Expr) -> String {
-        eval_with(expr, Vec::new()).unwrap_err()
+        eval_with(expr, Vec::new()).unwrap_err().to_string()
     }
 
     fn c(x: f64) -> Expr {
