@@ -23,6 +23,12 @@ pub struct ServeArgs {
     /// REST port (Qdrant's default).
     #[arg(long, env = "HELIO_PORT")]
     pub port: Option<u16>,
+    /// Seconds to keep retrying while the address is in use (default 10;
+    /// 0 gives up at once). A process killed with `kill -9` while a thread
+    /// is inside fsync lives on a moment, listening socket included, so a
+    /// supervisor's immediate restart would otherwise fail.
+    #[arg(long, env = "HELIO_BIND_RETRY_SECS")]
+    pub bind_retry_secs: Option<u64>,
     /// Storage directory.
     #[arg(long, env = "HELIO_STORAGE")]
     pub storage: Option<PathBuf>,
@@ -148,6 +154,8 @@ impl EmbedArgs {
 pub struct Config {
     pub host: String,
     pub port: u16,
+    /// How long `helio serve` retries binding a port still in use.
+    pub bind_retry: std::time::Duration,
     pub storage: PathBuf,
     pub data_dir: PathBuf,
     pub fsync: bool,
@@ -167,6 +175,7 @@ impl Default for Config {
         Config {
             host: "127.0.0.1".into(),
             port: 6333,
+            bind_retry: std::time::Duration::from_secs(10),
             storage: PathBuf::from("./storage"),
             data_dir: PathBuf::from("./data"),
             fsync: true,
@@ -210,6 +219,10 @@ impl Config {
         Ok(Config {
             host: args.host.or(from_file.host).unwrap_or(d.host),
             port: args.port.or(from_file.port).unwrap_or(d.port),
+            bind_retry: args
+                .bind_retry_secs
+                .or(from_file.bind_retry_secs)
+                .map_or(d.bind_retry, std::time::Duration::from_secs),
             storage: args.storage.or(from_file.storage).unwrap_or(d.storage),
             data_dir: args.data_dir.or(from_file.data_dir).unwrap_or(d.data_dir),
             fsync: args.fsync.or(from_file.fsync).unwrap_or(d.fsync),

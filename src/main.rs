@@ -111,7 +111,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 .context("starting the async runtime")?;
             runtime.block_on(async {
                 let addr = format!("{}:{}", config.host, config.port);
-                let listener = tokio::net::TcpListener::bind(&addr)
+                let listener = helio::server::bind(&addr, config.bind_retry)
                     .await
                     .with_context(|| format!("binding {addr}"))?;
                 helio::server::serve(listener, &config, shutdown_signal()).await

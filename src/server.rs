@@ -21,6 +21,9 @@ use crate::pipeline::Pipeline;
 /// systems, network shares among them, send none).
 const RESCAN: Duration = Duration::from_millis(250);
 
+/// Pause between two binds of an address in use.
+const BIND_RETRY_INTERVAL: Duration = Duration::from_millis(100);
+
 /// Serves the REST API on `listener` until `shutdown` resolves. Tests bind
 /// port 0 and pass their own shutdown signal.
 pub async fn serve(
@@ -104,6 +107,35 @@ pub async fn serve(
     let _ = tokio::task::spawn_blocking(move || watcher.join()).await;
     served?;
     Ok(())
+}
+
+/// Binds `addr`, retrying for up to `retry` while the address is in use.
+/// After `kill -9`, a thread still inside `fsync`/`msync` keeps the dying
+/// process, and its listening socket, alive a moment; a supervisor that
+/// restarts Helio at once (systemd waits 100 ms) would otherwise see the
+/// new process exit. Any other error, or the port still taken after
+/// `retry`, is returned as it is.
+pub async fn bind(addr: &str, retry: Duration) -> std::io::Result<TcpListener> {
+    let started = std::time::Instant::now();
+    let mut logged: Option<std::time::Instant> = None;
+    loop {
+        match TcpListener::bind(addr).await {
+            Err(e) if e.kind() == std::io::ErrorKind::AddrInUse && started.elapsed() < retry => {
+                // One line a second while waiting, not one per attempt.
+                if logged.is_none_or(|t| t.elapsed() >= Duration::from_secs(1)) {
+                    tracing::warn!(
+                        %addr,
+                        waited_s = started.elapsed().as_secs(),
+                        retry_s = retry.as_secs(),
+                        "address in use (a previous server still exiting?); retrying"
+                    );
+                    logged = Some(std::time::Instant::now());
+                }
+                tokio::time::sleep(BIND_RETRY_INTERVAL).await;
+            }
+            other => return other,
+        }
+    }
 }
 
 /// Restores a full-storage snapshot into the just-opened storage, before

@@ -227,3 +227,68 @@ fn check(server: &Server, model: &mut Model, cycle: usize) {
         );
     }
 }
+
+/// `helio serve --port P` while another process holds P: started the
+/// moment `kill -9` lands, a restart finds the old process still alive a
+/// moment (a thread inside fsync keeps it). It must wait, say so, and
+/// serve once the port is free.
+#[test]
+fn serve_retries_binding_a_port_still_taken() {
+    use std::io::{BufRead, BufReader};
+    use std::process::{Command, Stdio};
+
+    let dir = tempfile::tempdir().unwrap();
+    let holder = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = holder.local_addr().unwrap().port().to_string();
+    let start = |retry: &str| {
+        Command::new(env!("CARGO_BIN_EXE_helio"))
+            .args(["serve", "--port", &port, "--bind-retry-secs", retry])
+            .arg("--storage")
+            .arg(dir.path().join("storage"))
+            .arg("--data-dir")
+            .arg(dir.path().join("data"))
+            .env("HELIO_LOG", "warn")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn helio")
+    };
+
+    // Without retries, a taken port ends the start at once.
+    let refused = start("0").wait_with_output().unwrap();
+    assert!(!refused.status.success());
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(stderr.contains("binding 127.0.0.1:"), "{stderr}");
+
+    let mut child = start("60");
+    let mut stderr = BufReader::new(child.stderr.take().unwrap()).lines();
+    let waiting = loop {
+        let line = stderr
+            .next()
+            .expect("helio exited instead of retrying")
+            .unwrap();
+        if line.contains("address in use") {
+            break line;
+        }
+    };
+    assert!(waiting.contains("retrying"), "{waiting}");
+    std::thread::spawn(move || for _ in stderr {});
+    // The old process is gone: the waiting server takes the port.
+    drop(holder);
+    let mut stdout = BufReader::new(child.stdout.take().unwrap()).lines();
+    let listening = stdout
+        .next()
+        .expect("helio exited before listening")
+        .unwrap();
+    assert_eq!(
+        listening,
+        format!("helio listening on http://127.0.0.1:{port}")
+    );
+    let answer = reqwest::blocking::get(format!("http://127.0.0.1:{port}/"))
+        .unwrap()
+        .json::<Value>()
+        .unwrap();
+    assert!(answer["version"].is_string(), "{answer}");
+    let _ = child.kill();
+    let _ = child.wait();
+}

@@ -228,8 +228,20 @@ struct Server {
     ready_ms: f64,
 }
 
+/// How long a killed server may take to be gone (its process group empty,
+/// its port closed) before the next start is attempted anyway.
+const GONE_TIMEOUT: Duration = Duration::from_secs(30);
+
 impl Server {
     fn start(args: &DurabilityArgs, client: &Client) -> Result<Server> {
+        // The previous server may still be exiting (see `Server::kill`):
+        // a start now would find its port taken.
+        if !wait_until_closed(&args.url, GONE_TIMEOUT) {
+            eprintln!(
+                "warning: something still listens at {} after {GONE_TIMEOUT:?}; starting anyway",
+                args.url
+            );
+        }
         let log = |append: bool| -> Result<Stdio> {
             Ok(match &args.server_log {
                 Some(p) => std::fs::OpenOptions::new()
@@ -280,16 +292,97 @@ impl Server {
         }
     }
 
-    /// SIGKILL to the whole process group: the shell and the server.
+    /// SIGKILL to the whole process group: the shell and the server. Then
+    /// waits until every process of the group is gone, not only the shell
+    /// this bench reaps: a server thread inside `fsync`/`msync` keeps the
+    /// killed process, and its listening socket, alive a moment.
     fn kill(&mut self) {
         if let Some(mut child) = self.child.take() {
+            let group = child.id() as i32;
             // SAFETY: plain syscall; the group id is the child's pid.
             unsafe {
-                libc::kill(-(child.id() as i32), libc::SIGKILL);
+                libc::kill(-group, libc::SIGKILL);
             }
             let _ = child.wait();
+            if !wait_until_group_gone(group, GONE_TIMEOUT) {
+                eprintln!(
+                    "warning: process group {group} still alive {GONE_TIMEOUT:?} after SIGKILL"
+                );
+            }
         }
     }
+}
+
+/// Polls until no live process is left in process group `group` (zombies
+/// count as gone: their files, sockets included, are closed). Returns
+/// whether that happened within `limit`.
+fn wait_until_group_gone(group: i32, limit: Duration) -> bool {
+    let started = Instant::now();
+    while group_alive(group) {
+        if started.elapsed() > limit {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    true
+}
+
+fn group_alive(group: i32) -> bool {
+    // SAFETY: plain syscall; signal 0 only checks that the group exists.
+    if unsafe { libc::kill(-group, 0) } != 0 {
+        return false;
+    }
+    // On Linux, tell exiting processes from zombies an init that does not
+    // reap (a container's) would leave in the group for ever.
+    match std::fs::read_dir("/proc") {
+        Ok(entries) => entries.flatten().any(|e| {
+            let Ok(stat) = std::fs::read_to_string(e.path().join("stat")) else {
+                return false;
+            };
+            // `pid (comm) state ppid pgrp …`; comm may hold spaces and parens.
+            let mut fields = stat
+                .rsplit_once(')')
+                .map_or("", |(_, f)| f)
+                .split_whitespace();
+            let (state, _ppid, pgrp) = (fields.next(), fields.next(), fields.next());
+            state.is_some_and(|s| s != "Z" && s != "X")
+                && pgrp.and_then(|p| p.parse::<i32>().ok()) == Some(group)
+        }),
+        Err(_) => true,
+    }
+}
+
+/// Polls until nothing accepts connections at `url`'s host and port.
+/// Returns whether that happened within `limit`.
+fn wait_until_closed(url: &str, limit: Duration) -> bool {
+    use std::net::{TcpStream, ToSocketAddrs};
+    let authority = url
+        .split_once("://")
+        .map_or(url, |(_, rest)| rest)
+        .split('/')
+        .next()
+        .unwrap_or_default();
+    let with_port = if authority
+        .rsplit_once(':')
+        .is_some_and(|(_, p)| p.parse::<u16>().is_ok())
+    {
+        authority.to_string()
+    } else if url.starts_with("https://") {
+        format!("{authority}:443")
+    } else {
+        format!("{authority}:80")
+    };
+    let Some(addr) = with_port.to_socket_addrs().ok().and_then(|mut a| a.next()) else {
+        return true;
+    };
+    let started = Instant::now();
+    while TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_ok() {
+        if started.elapsed() > limit {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    true
 }
 
 impl Drop for Server {
@@ -446,5 +539,51 @@ impl Writer {
             }
         }
         Ok((self.ids, lost))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn waits_for_a_lingering_member_of_the_group() {
+        // The shell exits at once and is reaped; the `sleep` it started
+        // stays in its process group a little longer, as a server thread
+        // stuck in fsync keeps a killed server alive.
+        let mut child = Command::new("sh")
+            .arg("-c")
+            .arg("sleep 0.6 & exit 0")
+            .process_group(0)
+            .spawn()
+            .unwrap();
+        let group = child.id() as i32;
+        child.wait().unwrap();
+        let started = Instant::now();
+        assert!(wait_until_group_gone(group, Duration::from_secs(10)));
+        assert!(
+            started.elapsed() >= Duration::from_millis(300),
+            "returned after {:?}, while the group still had a live process",
+            started.elapsed()
+        );
+        assert!(!group_alive(group));
+    }
+
+    #[test]
+    fn waits_for_the_port_to_close() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let holder = std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(500));
+            drop(listener);
+        });
+        let started = Instant::now();
+        assert!(wait_until_closed(&url, Duration::from_secs(10)));
+        assert!(started.elapsed() >= Duration::from_millis(400));
+        holder.join().unwrap();
+        // A port that stays open is reported as such.
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("http://{}/", listener.local_addr().unwrap());
+        assert!(!wait_until_closed(&url, Duration::from_millis(100)));
     }
 }
