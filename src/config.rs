@@ -181,15 +181,15 @@ impl Default for Config {
             fsync: true,
             max_request_size: 32 * 1024 * 1024,
             log: "info".into(),
-            schedules: crate::pipeline::assets::Assets::names()
+            schedules: crate::assets::Assets::names()
                 .map(|a| {
                     (
                         a.to_string(),
-                        crate::pipeline::schedule::default_cron(a).to_string(),
+                        crate::assets::schedule::default_cron(a).to_string(),
                     )
                 })
                 .collect(),
-            schedule_tz: crate::pipeline::schedule::DEFAULT_TZ.to_string(),
+            schedule_tz: crate::assets::schedule::DEFAULT_TZ.to_string(),
             graph_builder: BuilderKind::default(),
             models: ModelsConfig::default(),
             restore: RestoreArgs::default(),

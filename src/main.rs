@@ -6,6 +6,7 @@ use anyhow::Context;
 use clap::{Parser, Subcommand};
 
 use helio::config::{Config, EmbedArgs, RestoreArgs, ServeArgs};
+use helio::services::Services;
 
 #[derive(Parser)]
 #[command(
@@ -141,22 +142,19 @@ fn run(cli: Cli) -> anyhow::Result<()> {
 /// `helio ingest`: runs the pipeline in this process, or, when a server
 /// already owns the storage, hands the files to that server's inbox.
 fn ingest(config: &Config, files: &[PathBuf]) -> anyhow::Result<()> {
-    use helio::engine::{Database, EngineError, EngineOptions};
+    use helio::engine::EngineError;
     use std::sync::Arc;
 
     for file in files {
         anyhow::ensure!(file.is_file(), "{} is not a file", file.display());
     }
-    let options = EngineOptions {
-        fsync: config.fsync,
-        builder: config.graph_builder,
-    };
-    let db = match Database::open(&config.storage, options) {
-        Ok(db) => db,
+    let db = match Services::open_database(config) {
+        Ok(db) => Arc::new(db),
         Err(EngineError::Locked(_)) => return hand_over(config, files),
         Err(e) => return Err(e).context("opening storage"),
     };
-    let (_, pipeline) = open_pipeline(config, Arc::new(db))?;
+    let models = Services::open_models(config)?;
+    let pipeline = Services::open_pipeline(config, db, models)?;
     let bar = indicatif::ProgressBar::new(files.len() as u64).with_style(
         indicatif::ProgressStyle::with_template("{bar:30} {pos}/{len} files  {msg}")
             .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
@@ -212,61 +210,24 @@ fn ingest(config: &Config, files: &[PathBuf]) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// The models and the catalog pipeline over an opened storage, as the
-/// offline commands (`ingest`, `materialize`) need them.
-fn open_pipeline(
-    config: &Config,
-    db: std::sync::Arc<helio::engine::Database>,
-) -> anyhow::Result<(
-    std::sync::Arc<helio::embed::Models>,
-    helio::pipeline::Pipeline,
-)> {
-    use helio::embed::{EmbedCache, Models};
-    let cache = EmbedCache::open(
-        &config.storage.join("embedding-cache.sqlite"),
-        config.models.cache_entries,
-    )?;
-    let models = std::sync::Arc::new(Models::load(&config.models, cache));
-    let pipeline = helio::pipeline::Pipeline::open(
-        &config.storage.join("catalog.sqlite"),
-        &config.data_dir,
-        db,
-        models.clone(),
-    )?;
-    Ok((models, pipeline))
-}
-
 /// `helio materialize`: runs assets in this process and prints each run.
 fn materialize(config: &Config, names: &[String]) -> anyhow::Result<()> {
-    use helio::engine::{Database, EngineError, EngineOptions};
-    use helio::pipeline::assets::Assets;
-    use std::sync::Arc;
+    use helio::assets::{Assets, RunStatus};
+    use helio::engine::EngineError;
 
     let names: Vec<String> = if names.is_empty() {
         Assets::names().map(String::from).collect()
     } else {
         names.to_vec()
     };
-    let options = EngineOptions {
-        fsync: config.fsync,
-        builder: config.graph_builder,
-    };
-    let db = match Database::open(&config.storage, options) {
-        Ok(db) => Arc::new(db),
-        Err(EngineError::Locked(_)) => anyhow::bail!(
+    let assets = match Services::open(config) {
+        Ok(services) => services.assets,
+        Err(e) if matches!(e.downcast_ref(), Some(EngineError::Locked(_))) => anyhow::bail!(
             "a running server owns {}; ask it instead: curl -X POST http://HOST:PORT/assets/ASSET/materialize",
             config.storage.display()
         ),
-        Err(e) => return Err(e).context("opening storage"),
+        Err(e) => return Err(e),
     };
-    let (models, pipeline) = open_pipeline(config, db.clone())?;
-    let assets = Assets::open(
-        &config.storage.join("assets.sqlite"),
-        &config.data_dir.join("kb"),
-        db,
-        models,
-        Arc::new(pipeline),
-    )?;
     let mut failed = 0;
     for name in &names {
         let spinner = indicatif::ProgressBar::new_spinner();
@@ -276,7 +237,7 @@ fn materialize(config: &Config, names: &[String]) -> anyhow::Result<()> {
         spinner.finish_and_clear();
         match run {
             Ok(run) => {
-                if run.status != "success" {
+                if run.status != RunStatus::Success {
                     failed += 1;
                 }
                 println!(
@@ -302,7 +263,7 @@ fn materialize(config: &Config, names: &[String]) -> anyhow::Result<()> {
 /// lock, under a temporary name renamed when complete, so the server never
 /// reads half a file.
 fn hand_over(config: &Config, files: &[PathBuf]) -> anyhow::Result<()> {
-    let inbox = config.data_dir.join("inbox");
+    let inbox = Services::inbox_dir(config);
     std::fs::create_dir_all(&inbox)?;
     for file in files {
         let name = file

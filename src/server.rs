@@ -1,4 +1,5 @@
-//! Wiring: open the database, build the router, serve until shutdown.
+//! Wiring: open the [`Services`], start the drop-folder watcher, build the
+//! router, serve until shutdown.
 
 use std::future::Future;
 use std::path::PathBuf;
@@ -9,13 +10,11 @@ use std::time::Duration;
 use tokio::net::TcpListener;
 
 use crate::api::{self, AppState};
+use crate::assets::schedule::Schedule;
 use crate::config::Config;
-use crate::embed::{EmbedCache, Models};
-use crate::engine::{Database, EngineError, EngineOptions};
-use crate::pipeline::assets::Assets;
-use crate::pipeline::ingest::run_watcher;
-use crate::pipeline::schedule::Schedule;
-use crate::pipeline::Pipeline;
+use crate::engine::{Database, EngineError};
+use crate::services::Services;
+use crate::watch::run_watcher;
 
 /// How often the inbox is rescanned when no file event arrives (some file
 /// systems, network shares among them, send none).
@@ -32,72 +31,38 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
     use anyhow::Context;
-    let storage = config.storage.clone();
-    let fsync = config.fsync;
-    let options = EngineOptions {
-        fsync,
-        builder: config.graph_builder,
-    };
-    let db = tokio::task::spawn_blocking(move || Database::open(&storage, options))
+    let opening = config.clone();
+    let db = tokio::task::spawn_blocking(move || Services::open_database(&opening))
         .await?
         .with_context(|| format!("opening storage at {}", config.storage.display()))?;
     let db = match config.restore.storage_snapshot.clone() {
         Some(archive) => restore(db, archive, config.restore.force_snapshot).await?,
         None => db,
     };
-    let models_config = config.models.clone();
-    let cache_path = config.storage.join("embedding-cache.sqlite");
-    let models = tokio::task::spawn_blocking(move || {
-        let cache = EmbedCache::open(&cache_path, models_config.cache_entries)
-            .with_context(|| format!("opening the embedding cache {}", cache_path.display()))?;
-        anyhow::Ok(Models::load(&models_config, cache))
-    })
-    .await??;
-    let db = Arc::new(db);
-    let models = Arc::new(models);
-    let pipeline = Pipeline::open(
-        &config.storage.join("catalog.sqlite"),
-        &config.data_dir,
-        db.clone(),
-        models.clone(),
-    )
-    .with_context(|| {
-        format!(
-            "opening the catalog pipeline in {}",
-            config.data_dir.display()
-        )
-    })?;
-    let assets = Arc::new(
-        Assets::open(
-            &config.storage.join("assets.sqlite"),
-            &config.data_dir.join("kb"),
-            db.clone(),
-            models.clone(),
-            Arc::new(pipeline),
-        )
-        .context("opening the asset records")?,
-    );
-    let mut state = AppState::new(db, models);
-    state.assets = Some(assets.clone());
+    let opening = config.clone();
+    let services =
+        tokio::task::spawn_blocking(move || Services::on_database(&opening, Arc::new(db)))
+            .await??;
+    let mut state = AppState::new(services.db.clone(), services.models.clone());
+    state.assets = Some(services.assets.clone());
     let stop = Arc::new(AtomicBool::new(false));
     let schedules = config
         .schedules
         .iter()
         .filter(|(_, cron)| cron != "off")
         .map(|(asset, cron)| Schedule::parse(asset, cron, &config.schedule_tz))
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(anyhow::Error::msg)?;
+        .collect::<Result<Vec<_>, _>>()?;
     let watcher = run_watcher(
-        assets,
+        services.assets.clone(),
         schedules,
         state.metrics.clone(),
         RESCAN,
         stop.clone(),
     );
-    tracing::info!(inbox = %config.data_dir.join("inbox").display(), "watching for catalog CSVs");
+    tracing::info!(inbox = %services.pipeline.inbox().inbox_dir().display(), "watching for catalog CSVs");
     let app = api::router(state, config.max_request_size);
     let addr = listener.local_addr()?;
-    tracing::info!(%addr, storage = %config.storage.display(), fsync, "helio listening");
+    tracing::info!(%addr, storage = %config.storage.display(), fsync = config.fsync, "helio listening");
     // A stable line on stdout for scripts and tests started with --port 0.
     println!("helio listening on http://{addr}");
     let served = axum::serve(listener, app)

@@ -9,7 +9,7 @@ use axum::response::Response;
 use serde::Deserialize;
 use serde_json::json;
 
-use crate::pipeline::assets::{AssetError, Assets};
+use crate::assets::{AssetError, Assets};
 
 use super::error::ApiError;
 use super::extract::{QPath, QQuery};
@@ -67,4 +67,27 @@ pub async fn materialize(
     let assets = assets(&state)?;
     let run = off_thread(move || assets.materialize(&asset)).await?;
     Ok(ok(started, run))
+}
+
+#[cfg(test)]
+mod tests {
+    use axum::response::IntoResponse;
+
+    use super::*;
+
+    /// A broken records database is the server's problem: a 500 that says
+    /// so, without the database's own words.
+    #[tokio::test]
+    async fn a_records_failure_is_an_internal_error_that_echoes_nothing() {
+        let e = AssetError::Records(rusqlite::Error::InvalidColumnName("secret_detail".into()));
+        let response = ApiError::Asset(e).into_response();
+        assert_eq!(response.status(), 500);
+        let body = axum::body::to_bytes(response.into_body(), 1 << 16)
+            .await
+            .unwrap();
+        let body: serde_json::Value = serde_json::from_slice(&body).unwrap();
+        let message = body["status"]["error"].as_str().unwrap();
+        assert!(message.contains("internal error"), "{message}");
+        assert!(!message.contains("secret_detail"), "{message}");
+    }
 }

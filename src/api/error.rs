@@ -7,9 +7,9 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde_json::json;
 
+use crate::assets::AssetError;
 use crate::embed::EmbedError;
 use crate::engine::EngineError;
-use crate::pipeline::assets::AssetError;
 
 #[derive(Debug)]
 pub enum ApiError {
@@ -86,7 +86,14 @@ impl ApiError {
                         StatusCode::CONFLICT
                     }
                     AssetError::NoModel => StatusCode::SERVICE_UNAVAILABLE,
-                    _ => StatusCode::INTERNAL_SERVER_ERROR,
+                    AssetError::Records(_) | AssetError::Index(_) | AssetError::Pipeline(_) => {
+                        // Internals are logged, never echoed.
+                        tracing::error!(error = %e, "asset error");
+                        return (
+                            StatusCode::INTERNAL_SERVER_ERROR,
+                            "Service internal error: asset failure (see server log)".to_string(),
+                        );
+                    }
                 };
                 (status, e.to_string())
             }

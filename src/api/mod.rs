@@ -48,7 +48,7 @@ pub struct AppState {
     pub started_at: chrono::DateTime<chrono::Utc>,
     /// The knowledge-base assets; `None` when the server runs without the
     /// pipeline (embedded use, tests of the API alone).
-    pub assets: Option<Arc<crate::pipeline::assets::Assets>>,
+    pub assets: Option<Arc<crate::assets::Assets>>,
 }
 
 impl AppState {

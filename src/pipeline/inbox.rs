@@ -35,7 +35,11 @@ const MAX_SAFE_NAME: usize = 120;
 /// Extensions that mark a file as still being written by someone.
 const TEMPORARY_SUFFIXES: [&str; 6] = [".tmp", ".part", ".partial", ".crdownload", ".swp", ".lock"];
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// What became of a file: `processed` (its valid rows are the
+/// distributor's new offer) or `rejected` (nothing of it was loaded); also
+/// the folder it is archived in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
 pub enum Outcome {
     Processed,
     Rejected,
@@ -62,7 +66,7 @@ pub struct Inbox {
 impl Inbox {
     pub fn open(root: &Path) -> io::Result<Inbox> {
         let inbox = Inbox {
-            inbox: root.join("inbox"),
+            inbox: Inbox::dir(root),
             processed: root.join("processed"),
             rejected: root.join("rejected"),
             seen: Mutex::new(HashMap::new()),
@@ -71,6 +75,11 @@ impl Inbox {
             fs::create_dir_all(dir)?;
         }
         Ok(inbox)
+    }
+
+    /// The folder files are dropped into, under the data directory `root`.
+    pub fn dir(root: &Path) -> PathBuf {
+        root.join("inbox")
     }
 
     pub fn inbox_dir(&self) -> &Path {

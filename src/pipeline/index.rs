@@ -21,18 +21,17 @@ use parking_lot::Mutex;
 use serde_json::{json, Map, Value};
 
 use super::catalog::{Catalog, CatalogError, CatalogProduct, IndexMark};
+use super::points::{self, BM25_VECTOR};
 use super::validate::{product_type, Product, ProductKind};
 use crate::embed::{EmbedError, Models};
 use crate::engine::collection::{PointInsert, Selector, UpdateOp};
 use crate::engine::config::{CollectionConfig, SparseVectorParams, VectorParams, VectorsConfig};
 use crate::engine::index::payload::PayloadFieldSchema;
-use crate::engine::types::{Distance, NamedVectors, Payload, PointId, SparseVector, VectorData};
+use crate::engine::types::{Distance, NamedVectors, Payload, PointId, VectorData};
 use crate::engine::{Database, EngineError};
 
 pub const CATALOG_COLLECTION: &str = "helio-catalog";
 pub const PRICING_COLLECTION: &str = "helio-pricing";
-/// The sparse vector of both collections, filled with `qdrant/bm25`.
-pub const BM25_VECTOR: &str = "bm25";
 /// Products embedded per dense batch: small enough that a sync gives the
 /// write lock back often, large enough to keep the model busy.
 const DENSE_BATCH: usize = 64;
@@ -115,14 +114,7 @@ impl Indexer {
         let mut withdrawn = Vec::new();
         for (p, text) in pending.iter().zip(&texts) {
             let id = point_id(&p.distributor, &p.product.sku);
-            let sparse = bm25.embed(text);
-            let vectors = NamedVectors::from([(
-                BM25_VECTOR.to_string(),
-                VectorData::Sparse(SparseVector {
-                    indices: sparse.indices,
-                    values: sparse.values,
-                }),
-            )]);
+            let vectors = points::vectors(None, bm25.embed(text));
             let history = self.catalog.price_history(&p.distributor, &p.product.sku)?;
             let mut pricing_payload = payload(p, text);
             pricing_payload.insert(
@@ -261,10 +253,7 @@ pub fn ensure_collection(
 /// The point id of a product in both collections: stable across files
 /// and restarts, unique per distributor and SKU.
 pub fn point_id(distributor: &str, sku: &str) -> PointId {
-    let key = format!("{distributor}\u{0}{sku}");
-    PointId::Uuid(uuid::Uuid::from_u128(xxhash_rust::xxh3::xxh3_128(
-        key.as_bytes(),
-    )))
+    points::stable_id(distributor, sku)
 }
 
 /// The text a product is embedded and keyword-searched by: what a buyer

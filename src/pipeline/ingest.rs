@@ -42,7 +42,7 @@ pub struct FileReport {
     pub file: String,
     /// `processed`: its valid rows are the distributor's new offer;
     /// `rejected`: nothing of it was loaded.
-    pub outcome: &'static str,
+    pub outcome: Outcome,
     pub distributor: Option<String>,
     pub encoding: Option<String>,
     pub rows: usize,
@@ -136,7 +136,7 @@ impl Pipeline {
         let now = chrono::Utc::now().timestamp();
         let mut report = FileReport {
             file: name.clone(),
-            outcome: "rejected",
+            outcome: Outcome::Rejected,
             distributor: None,
             encoding: None,
             rows: 0,
@@ -222,9 +222,8 @@ impl Pipeline {
         outcome: Outcome,
         now: i64,
     ) -> Result<FileReport, PipelineError> {
-        if outcome == Outcome::Processed {
-            report.outcome = "processed";
-        } else {
+        report.outcome = outcome;
+        if outcome == Outcome::Rejected {
             tracing::warn!(file = %report.file, reason = ?report.error, "catalog file rejected");
         }
         if archive {
@@ -245,97 +244,4 @@ impl Pipeline {
 
 fn io(path: &Path, e: std::io::Error) -> PipelineError {
     PipelineError::Io(path.display().to_string(), e)
-}
-
-/// Records how long the processed files of one scan took to become
-/// searchable and to be fully embedded.
-fn observe_latency(
-    metrics: &crate::observe::metrics::Metrics,
-    reports: &[FileReport],
-    (searchable, embedded): (Option<std::time::SystemTime>, Option<std::time::SystemTime>),
-) {
-    for report in reports.iter().filter(|r| r.outcome == "processed") {
-        let Some(landed) = report.landed_at else {
-            continue;
-        };
-        let since = |t: Option<std::time::SystemTime>| {
-            t.and_then(|t| t.duration_since(landed).ok())
-                .map(|d| d.as_secs_f64())
-        };
-        if let Some(s) = since(searchable) {
-            metrics.ingest_searchable_seconds.observe(s);
-        }
-        if let Some(s) = since(embedded) {
-            metrics.ingest_embedded_seconds.observe(s);
-        }
-    }
-}
-
-/// Runs the drop-folder loop until `stop` is set. First it catches the
-/// catalog collections up with the catalog (what a crash or a missing
-/// model left pending) and runs each scheduled asset whose run was missed
-/// while the server was down. Then it waits for a file event or the
-/// rescan interval, ingests what is ready (re-materializing the catalog
-/// assets after), and runs assets as their schedules come due.
-/// Runs on its own thread; embedding is CPU work that must not block the
-/// HTTP runtime.
-pub fn run_watcher(
-    assets: Arc<super::assets::Assets>,
-    schedules: Vec<super::schedule::Schedule>,
-    metrics: Arc<crate::observe::metrics::Metrics>,
-    rescan: Duration,
-    stop: Arc<std::sync::atomic::AtomicBool>,
-) -> std::thread::JoinHandle<()> {
-    use std::sync::atomic::Ordering::Relaxed;
-    std::thread::Builder::new()
-        .name("helio-pipeline".into())
-        .spawn(move || {
-            let pipeline = assets.pipeline().clone();
-            let (tx, rx) = std::sync::mpsc::channel();
-            let _watcher = match super::inbox::watch(pipeline.inbox.inbox_dir(), tx) {
-                Ok(w) => Some(w),
-                Err(e) => {
-                    tracing::warn!(error = %e, "no file events for the inbox; rescanning only");
-                    None
-                }
-            };
-            if let Err(e) = pipeline.sync() {
-                tracing::warn!(error = %e, "catalog catch-up failed");
-            }
-            // When each schedule is next looked at; due ones first.
-            let mut next_check: Vec<chrono::DateTime<chrono::Utc>> =
-                schedules.iter().map(|_| chrono::Utc::now()).collect();
-            while !stop.load(Relaxed) {
-                let now = chrono::Utc::now();
-                for (schedule, next) in schedules.iter().zip(next_check.iter_mut()) {
-                    if now < *next || stop.load(Relaxed) {
-                        continue;
-                    }
-                    let asset = schedule.asset.as_str();
-                    if assets.has_input(asset) && schedule.due(assets.last_start(asset), now) {
-                        // The outcome is recorded in the asset's history.
-                        let _ = assets.materialize(asset);
-                    }
-                    *next = schedule
-                        .next(now)
-                        .unwrap_or(now + chrono::Duration::days(1));
-                }
-                // An event means a file is being written; wait for it to
-                // settle, then drain the burst of events it caused.
-                if rx.recv_timeout(rescan).is_ok() {
-                    std::thread::sleep(SETTLE);
-                    while rx.try_recv().is_ok() {}
-                }
-                let reports = pipeline.scan_inbox();
-                // Only a new snapshot gives the assets something new: retrying while no model is loaded
-                // recorded two failed runs (and two warnings) every rescan, four times a second.
-                if reports.iter().any(|r| r.outcome == "processed") {
-                    for asset in ["catalog_kb", "pricing_kb"] {
-                        let _ = assets.materialize(asset);
-                    }
-                    observe_latency(&metrics, &reports, pipeline.indexer.last_sync());
-                }
-            }
-        })
-        .expect("spawn pipeline thread")
 }

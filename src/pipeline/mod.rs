@@ -17,26 +17,33 @@
 //! * [`ingest`]: one file through all of the above, all or nothing;
 //! * [`index`]: brings the `helio-catalog` and `helio-pricing` collections
 //!   up to date with the catalog;
-//! * [`kb`]: the regulatory, technical and sales documents, cut into
-//!   sections;
+//! * [`kb`]: the regulatory, technical and sales documents (and the
+//!   tariff tables), cut into chunks;
 //! * [`pdf`]: the text of PDF datasheets, as paragraphs, for [`kb`];
-//! * [`assets`]: the five knowledge-base assets and their run history;
-//! * [`schedule`]: when each asset runs on its own (cron, time zone).
+//! * [`documents`]: a folder of documents into its collection;
+//! * [`points`]: the one shape of a knowledge-base point (id, dense and
+//!   BM25 vectors), shared by [`index`] and [`documents`].
+//!
+//! The pipeline does the work and decides nothing about when: the six
+//! knowledge-base assets, their run history and schedules are
+//! [`crate::assets`], and the loop that watches the drop folder and runs
+//! them is [`crate::watch`]. Both sit above this module; it imports
+//! neither.
 //!
 //! The catalog is the source of truth and the collections are derived
 //! from it: a crash between the two leaves products pending, and the next
 //! sync (at start-up or after the next file) indexes them.
 
-pub mod assets;
 pub mod catalog;
+pub mod documents;
 pub mod inbox;
 pub mod index;
 pub mod ingest;
 pub mod kb;
 pub mod parse;
 pub mod pdf;
+pub mod points;
 pub mod report;
-pub mod schedule;
 pub mod validate;
 pub mod values;
 

@@ -28,6 +28,19 @@ pub fn default_cron(asset: &str) -> &'static str {
 }
 pub const DEFAULT_TZ: &str = "America/Sao_Paulo";
 
+/// A schedule the configuration gives that cannot be read.
+#[derive(Debug, thiserror::Error)]
+pub enum ScheduleError {
+    #[error("schedule of {asset}: `{expr}` is not a cron expression ({reason})")]
+    Cron {
+        asset: String,
+        expr: String,
+        reason: String,
+    },
+    #[error("schedule time zone `{0}` is not an IANA zone name")]
+    TimeZone(String),
+}
+
 #[derive(Debug, Clone)]
 pub struct Schedule {
     pub asset: String,
@@ -37,13 +50,15 @@ pub struct Schedule {
 }
 
 impl Schedule {
-    pub fn parse(asset: &str, expr: &str, tz: &str) -> Result<Schedule, String> {
-        let cron: Cron = expr
-            .parse()
-            .map_err(|e| format!("schedule of {asset}: `{expr}` is not a cron expression ({e})"))?;
+    pub fn parse(asset: &str, expr: &str, tz: &str) -> Result<Schedule, ScheduleError> {
+        let cron: Cron = expr.parse().map_err(|e| ScheduleError::Cron {
+            asset: asset.to_string(),
+            expr: expr.to_string(),
+            reason: format!("{e}"),
+        })?;
         let tz: Tz = tz
             .parse()
-            .map_err(|_| format!("schedule time zone `{tz}` is not an IANA zone name"))?;
+            .map_err(|_| ScheduleError::TimeZone(tz.to_string()))?;
         Ok(Schedule {
             asset: asset.to_string(),
             expr: expr.to_string(),
@@ -137,9 +152,13 @@ mod tests {
 
     #[test]
     fn bad_expressions_and_zones_are_clear_errors() {
-        let e = Schedule::parse("catalog_kb", "every day", DEFAULT_TZ).unwrap_err();
+        let e = Schedule::parse("catalog_kb", "every day", DEFAULT_TZ)
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("catalog_kb") && e.contains("every day"), "{e}");
-        let e = Schedule::parse("catalog_kb", DEFAULT_CRON, "Mars/Olympus").unwrap_err();
+        let e = Schedule::parse("catalog_kb", DEFAULT_CRON, "Mars/Olympus")
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("Mars/Olympus"), "{e}");
     }
 }
