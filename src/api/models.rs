@@ -29,7 +29,7 @@ impl<'de> Deserialize<'de> for WireId {
 }
 
 pub fn parse_id(v: &Value) -> Result<PointId, String> {
-    PointId::from_json(v)
+    PointId::from_json(v).map_err(|e| e.0)
 }
 
 impl Serialize for WireId {

@@ -8,6 +8,25 @@ use std::fmt;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use uuid::Uuid;
 
+/// A value a client sent that is not well-formed (a point id, a vector, a
+/// payload index's schema); the message says what is wrong with it, and
+/// reaches the client as a 400.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("{0}")]
+pub struct InvalidValue(pub String);
+
+impl From<String> for InvalidValue {
+    fn from(message: String) -> Self {
+        InvalidValue(message)
+    }
+}
+
+impl From<&str> for InvalidValue {
+    fn from(message: &str) -> Self {
+        InvalidValue(message.to_string())
+    }
+}
+
 /// A point's external id: Qdrant accepts unsigned integers and UUIDs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(untagged)]
@@ -27,18 +46,19 @@ impl PointId {
 
     /// Parses Qdrant's `ExtendedPointId` JSON: an unsigned integer or a
     /// UUID string. The one parser for ids, used by filters and the API.
-    pub fn from_json(v: &serde_json::Value) -> Result<PointId, String> {
+    pub fn from_json(v: &serde_json::Value) -> Result<PointId, InvalidValue> {
         match v {
-            serde_json::Value::Number(n) => n
-                .as_u64()
-                .map(PointId::Num)
-                .ok_or_else(|| format!("point id {n} is not an unsigned integer or a UUID")),
-            serde_json::Value::String(s) => Uuid::parse_str(s)
-                .map(PointId::Uuid)
-                .map_err(|_| format!("point id {s:?} is not an unsigned integer or a UUID")),
-            other => Err(format!(
+            serde_json::Value::Number(n) => n.as_u64().map(PointId::Num).ok_or_else(|| {
+                InvalidValue(format!("point id {n} is not an unsigned integer or a UUID"))
+            }),
+            serde_json::Value::String(s) => Uuid::parse_str(s).map(PointId::Uuid).map_err(|_| {
+                InvalidValue(format!(
+                    "point id {s:?} is not an unsigned integer or a UUID"
+                ))
+            }),
+            other => Err(InvalidValue::from(format!(
                 "point id {other} is not an unsigned integer or a UUID"
-            )),
+            ))),
         }
     }
 
@@ -97,24 +117,27 @@ pub struct SparseVector {
 impl SparseVector {
     /// Validates a client's sparse vector (equal lengths, unique indices,
     /// finite values) and sorts it by index.
-    pub fn new(indices: Vec<u32>, values: Vec<f32>) -> Result<SparseVector, String> {
+    pub fn new(indices: Vec<u32>, values: Vec<f32>) -> Result<SparseVector, InvalidValue> {
         if indices.len() != values.len() {
-            return Err(format!(
+            return Err(InvalidValue::from(format!(
                 "sparse vector has {} indices but {} values",
                 indices.len(),
                 values.len()
-            ));
+            )));
         }
         if let Some(i) = values.iter().position(|v| !v.is_finite()) {
-            return Err(format!(
+            return Err(InvalidValue::from(format!(
                 "sparse vector value {i} is not a finite number ({})",
                 values[i]
-            ));
+            )));
         }
         let mut pairs: Vec<(u32, f32)> = indices.into_iter().zip(values).collect();
         pairs.sort_unstable_by_key(|&(i, _)| i);
         if let Some(w) = pairs.windows(2).find(|w| w[0].0 == w[1].0) {
-            return Err(format!("sparse vector index {} is not unique", w[0].0));
+            return Err(InvalidValue::from(format!(
+                "sparse vector index {} is not unique",
+                w[0].0
+            )));
         }
         Ok(SparseVector {
             indices: pairs.iter().map(|p| p.0).collect(),
@@ -188,16 +211,16 @@ pub struct MultiVector {
 impl MultiVector {
     /// Validates a client's rows: at least one, none empty, all one size.
     /// (Whether that size is the configured one is the collection's check.)
-    pub fn new(rows: Vec<Vec<f32>>) -> Result<MultiVector, String> {
+    pub fn new(rows: Vec<Vec<f32>>) -> Result<MultiVector, InvalidValue> {
         let dim = rows.first().map_or(0, Vec::len);
         if rows.iter().any(Vec::is_empty) {
             return Err("all vectors must be non-empty".into());
         }
         if let Some(bad) = rows.iter().find(|r| r.len() != dim) {
-            return Err(format!(
+            return Err(InvalidValue::from(format!(
                 "all vectors must have the same dimension, found vector with dimension {} (the first has {dim})",
                 bad.len()
-            ));
+            )));
         }
         Ok(MultiVector {
             dim,

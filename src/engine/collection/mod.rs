@@ -417,7 +417,7 @@ impl Collection {
                 .filter_map(|(o, s)| s.as_ref().map(|s| (o as Offset, &s.payload)));
             indexes
                 .create(field, schema, live)
-                .map_err(EngineError::BadRequest)?;
+                .map_err(|e| EngineError::BadRequest(e.0))?;
         }
         self.store.set_meta(META_INDEXES, &json(&schemas))?;
         Ok(writer.next_version)

@@ -18,7 +18,9 @@ use crate::engine::error::{EngineError, Result};
 use crate::engine::filter::{Filter, PointView};
 use crate::engine::index::multivector::Packed;
 use crate::engine::storage::{Arena, StoreOp};
-use crate::engine::types::{NamedVectors, Offset, Payload, PointId, SparseVector, VectorData};
+use crate::engine::types::{
+    InvalidValue, NamedVectors, Offset, Payload, PointId, SparseVector, VectorData,
+};
 
 /// A point as written by a client, already validated for shape.
 #[derive(Debug, Clone)]
@@ -271,7 +273,7 @@ impl StoredVectors {
     }
 
     /// The vectors kept in memory rather than in an arena.
-    pub(super) fn held(self) -> std::result::Result<Vec<(String, VectorData)>, String> {
+    pub(super) fn held(self) -> std::result::Result<Vec<(String, VectorData)>, InvalidValue> {
         let mut out: Vec<(String, VectorData)> = self
             .sparse
             .into_iter()

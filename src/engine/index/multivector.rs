@@ -14,7 +14,7 @@ use std::collections::HashMap;
 use serde::{Deserialize, Serialize};
 
 use crate::engine::index::distance;
-use crate::engine::types::{Distance, MultiVector, Offset};
+use crate::engine::types::{Distance, InvalidValue, MultiVector, Offset};
 
 /// A multivector as kept in the point's SQLite row: its row size and its
 /// floats as little-endian bytes in base64, about 5.3 characters a float
@@ -38,19 +38,19 @@ impl From<&MultiVector> for Packed {
 }
 
 impl TryFrom<Packed> for MultiVector {
-    type Error = String;
+    type Error = InvalidValue;
 
-    fn try_from(p: Packed) -> Result<MultiVector, String> {
+    fn try_from(p: Packed) -> Result<MultiVector, InvalidValue> {
         use base64::Engine as _;
         let bytes = base64::engine::general_purpose::STANDARD
             .decode(p.f32le)
             .map_err(|e| format!("multivector bytes: {e}"))?;
         if p.dim == 0 || bytes.len() % (4 * p.dim) != 0 {
-            return Err(format!(
+            return Err(InvalidValue::from(format!(
                 "multivector of {} bytes does not hold rows of {}",
                 bytes.len(),
                 p.dim
-            ));
+            )));
         }
         let data = bytes
             .chunks_exact(4)
@@ -154,7 +154,9 @@ mod tests {
     #[test]
     fn rows_are_validated_and_round_trip_as_json() {
         assert!(MultiVector::new(vec![]).is_ok_and(|m| m.is_empty()));
-        let err = MultiVector::new(vec![vec![1.0, 2.0], vec![1.0]]).unwrap_err();
+        let err = MultiVector::new(vec![vec![1.0, 2.0], vec![1.0]])
+            .unwrap_err()
+            .0;
         assert!(err.contains("dimension 1"), "{err}");
         assert!(MultiVector::new(vec![vec![1.0], vec![]]).is_err());
         let m = mv(&[&[1.0, 2.0], &[3.0, 4.0], &[5.0, 6.0]]);

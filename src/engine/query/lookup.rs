@@ -24,7 +24,10 @@ impl Stage {
         for p in &mut self.prefetch {
             p.resolve(collections)?;
         }
-        let (Some(from), Some(query)) = (self.lookup.take(), self.query.take()) else {
+        let Some(from) = self.lookup.take() else {
+            return Ok(());
+        };
+        let Some(query) = self.query.take() else {
             return Ok(());
         };
         let other = collections(&from.collection)?;

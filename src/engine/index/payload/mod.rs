@@ -53,7 +53,7 @@ pub use schema::{
 use crate::engine::filter::{
     parse_path, Condition, FieldCondition, Filter, FilterContext, RangeInterface,
 };
-use crate::engine::types::{Offset, Payload};
+use crate::engine::types::{InvalidValue, Offset, Payload};
 use crate::text::Analyzer;
 
 /// All payload indexes of a collection.
@@ -133,13 +133,13 @@ impl PayloadIndexes {
         field: &str,
         schema: PayloadFieldSchema,
         live_points: impl Iterator<Item = (Offset, &'a Payload)>,
-    ) -> Result<(), String> {
+    ) -> Result<(), InvalidValue> {
         if field.trim().is_empty() {
-            return Err("field_name must not be empty".to_string());
+            return Err("field_name must not be empty".into());
         }
-        parse_path(field).map_err(|e| e.to_string())?;
+        parse_path(field).map_err(|e| InvalidValue(e.to_string()))?;
         if let Some(PayloadSchemaParams::Text(params)) = schema.params() {
-            text::analyzer(params).map_err(|e| e.to_string())?;
+            text::analyzer(params).map_err(|e| InvalidValue(e.to_string()))?;
         }
         let mut index = FieldIndex::new(field, schema);
         for (o, p) in live_points {

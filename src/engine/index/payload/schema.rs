@@ -2,6 +2,7 @@
 //! and the `payload_schema` entries of collection info. Parameters are
 //! kept verbatim so they can be echoed back exactly as Qdrant does.
 
+use crate::engine::types::InvalidValue;
 use serde::de::Error as _;
 use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::Value;
@@ -79,33 +80,39 @@ impl PayloadFieldSchema {
         }
     }
 
-    pub fn from_value(v: Value) -> Result<Self, String> {
+    pub fn from_value(v: Value) -> Result<Self, InvalidValue> {
         let names = PayloadSchemaType::ALL
             .map(PayloadSchemaType::name)
             .join(", ");
         match v {
             Value::String(s) => PayloadSchemaType::parse(&s)
                 .map(PayloadFieldSchema::Type)
-                .ok_or_else(|| format!("unknown field_schema type `{s}`, expected one of {names}")),
+                .ok_or_else(|| {
+                    InvalidValue(format!(
+                        "unknown field_schema type `{s}`, expected one of {names}"
+                    ))
+                }),
             Value::Object(ref map) => {
                 match map.get("type") {
                     None => {
-                        return Err(format!("field_schema object must have a `type` ({names})"))
+                        return Err(InvalidValue::from(format!(
+                            "field_schema object must have a `type` ({names})"
+                        )))
                     }
                     Some(Value::String(s)) if PayloadSchemaType::parse(s).is_none() => {
-                        return Err(format!(
+                        return Err(InvalidValue::from(format!(
                             "unknown field_schema type `{s}`, expected one of {names}"
-                        ))
+                        )))
                     }
                     _ => {}
                 }
                 serde_json::from_value(v)
                     .map(PayloadFieldSchema::Params)
-                    .map_err(|e| format!("field_schema: {e}"))
+                    .map_err(|e| InvalidValue(format!("field_schema: {e}")))
             }
-            other => Err(format!(
+            other => Err(InvalidValue::from(format!(
                 "field_schema must be a type name or an object with `type`, got {other}"
-            )),
+            ))),
         }
     }
 }
