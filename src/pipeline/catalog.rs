@@ -745,22 +745,12 @@ pub fn content_hash(p: &Product) -> String {
         }
         h.update(b"\n");
     }
-    hex(&h.finalize())
+    hex::encode(h.finalize())
 }
 
 /// Lower-case hex SHA-256, the form stored in the ingest log.
 pub fn sha256_hex(bytes: &[u8]) -> String {
-    hex(&Sha256::digest(bytes))
-}
-
-fn hex(bytes: &[u8]) -> String {
-    const DIGITS: &[u8; 16] = b"0123456789abcdef";
-    let mut out = String::with_capacity(bytes.len() * 2);
-    for b in bytes {
-        out.push(char::from(DIGITS[usize::from(b >> 4)]));
-        out.push(char::from(DIGITS[usize::from(b & 0x0f)]));
-    }
-    out
+    hex::encode(Sha256::digest(bytes))
 }
 
 /// The catalog key of the distributor a file belongs to.
@@ -865,8 +855,8 @@ impl RawProduct {
 
 #[cfg(test)]
 mod tests {
-    use super::super::parse::XorShift;
     use super::*;
+    use rand::{rngs::StdRng, Rng, SeedableRng};
 
     fn product(sku: &str, name: &str, price: Option<f64>) -> Product {
         Product {
@@ -1381,16 +1371,16 @@ mod tests {
     #[test]
     fn random_snapshots_match_a_model() {
         let c = catalog();
-        let mut rng = XorShift::new(7);
+        let mut rng = StdRng::seed_from_u64(7);
         let mut model: HashMap<(usize, usize), (bool, Option<f64>)> = HashMap::new();
         let dists = ["a", "b"];
         for step in 0..60 {
             let now = 1000 + step as i64;
-            let d = rng.below(2);
+            let d = rng.gen_range(0..2);
             let mut products = Vec::new();
             for sku in 0..8 {
-                if rng.below(3) > 0 {
-                    let price = [None, Some(1.0), Some(2.0)][rng.below(3)];
+                if rng.gen_range(0..3) > 0 {
+                    let price = [None, Some(1.0), Some(2.0)][rng.gen_range(0..3)];
                     products.push(product(&format!("S{sku}"), "P", price));
                 }
             }

@@ -35,6 +35,32 @@ pub struct Chunk {
     pub row: Option<serde_json::Map<String, serde_json::Value>>,
 }
 
+/// Why a document was skipped; the message goes to the log after the
+/// file's name.
+#[derive(Debug, thiserror::Error)]
+pub enum DocumentError {
+    #[error("{0}")]
+    Read(#[from] std::io::Error),
+    #[error("{0}")]
+    Pdf(#[from] super::pdf::PdfError),
+    #[error("{0}")]
+    Decode(#[from] super::parse::FileError),
+    #[error("no front matter (the file must start with ---)")]
+    NoFrontMatter,
+    #[error("front matter is not closed by ---")]
+    FrontMatterNotClosed,
+    #[error("front matter has no `{0}`")]
+    MissingKey(&'static str),
+    #[error("no text after the title")]
+    NoText,
+    #[error("no header row: {0}")]
+    NoHeader(csv::Error),
+    #[error("row {row}: {source}")]
+    Row { row: usize, source: csv::Error },
+    #[error("the table has no rows")]
+    NoRows,
+}
+
 /// How chunks are sized, in tokens of the embedding model.
 pub struct Sizing<'a> {
     /// Most tokens of a chunk's text, its title line included.
@@ -103,13 +129,13 @@ pub fn load_dir(dir: &Path, kb: &str, sizing: &Sizing) -> (Vec<Chunk>, Vec<Strin
             .unwrap_or_default();
         let lower = name.to_ascii_lowercase();
         let loaded = std::fs::read(&path)
-            .map_err(|e| e.to_string())
+            .map_err(DocumentError::from)
             .and_then(|bytes| {
                 if lower.ends_with(".pdf") {
-                    let pdf = super::pdf::extract(&bytes).map_err(|e| e.to_string())?;
+                    let pdf = super::pdf::extract(&bytes)?;
                     return split_pdf(&pdf, kb, &name, sizing);
                 }
-                let (text, _) = super::parse::decode(&bytes).map_err(|e| e.to_string())?;
+                let (text, _) = super::parse::decode(&bytes)?;
                 if lower.ends_with(".csv") {
                     split_table(&text, kb, &name, sizing)
                 } else {
@@ -136,7 +162,12 @@ struct Unit {
 /// front-matter block with `id` and `title`; plain text may have one, and
 /// otherwise takes its id from the file name and its title from its first
 /// line.
-pub fn split(text: &str, kb: &str, file: &str, sizing: &Sizing) -> Result<Vec<Chunk>, String> {
+pub fn split(
+    text: &str,
+    kb: &str,
+    file: &str,
+    sizing: &Sizing,
+) -> Result<Vec<Chunk>, DocumentError> {
     let stem = file.rsplit_once('.').map_or(file, |(s, _)| s);
     let markdown = file.to_ascii_lowercase().ends_with(".md");
     let (meta, body) = match front_matter(text) {
@@ -151,8 +182,8 @@ pub fn split(text: &str, kb: &str, file: &str, sizing: &Sizing) -> Result<Vec<Ch
     };
     let (doc_id, title, body) = if markdown {
         (
-            get("id").ok_or("front matter has no `id`")?,
-            get("title").ok_or("front matter has no `title`")?,
+            get("id").ok_or(DocumentError::MissingKey("id"))?,
+            get("title").ok_or(DocumentError::MissingKey("title"))?,
             body,
         )
     } else {
@@ -223,7 +254,7 @@ pub fn split_pdf(
     kb: &str,
     file: &str,
     sizing: &Sizing,
-) -> Result<Vec<Chunk>, String> {
+) -> Result<Vec<Chunk>, DocumentError> {
     let stem = file.rsplit_once('.').map_or(file, |(s, _)| s);
     let (title, body) = match &pdf.title {
         Some(title) => (title.clone(), without_title(&pdf.text, title)),
@@ -239,7 +270,7 @@ pub fn split_pdf(
     };
     let mut chunks = doc.chunks(body, sizing);
     if chunks.is_empty() {
-        return Err("no text after the title".into());
+        return Err(DocumentError::NoText);
     }
     // A chunk's body starts with a run of the document's own text (units
     // of one line, joined by the single spaces they had), found after the
@@ -270,7 +301,7 @@ pub fn split_table(
     kb: &str,
     file: &str,
     sizing: &Sizing,
-) -> Result<Vec<Chunk>, String> {
+) -> Result<Vec<Chunk>, DocumentError> {
     let stem = file.rsplit_once('.').map_or(file, |(s, _)| s);
     let title = stem.replace(['-', '_'], " ");
     let text = text.trim_start_matches('\u{feff}');
@@ -280,13 +311,13 @@ pub fn split_table(
         .from_reader(text.as_bytes());
     let headers: Vec<String> = reader
         .headers()
-        .map_err(|e| format!("no header row: {e}"))?
+        .map_err(DocumentError::NoHeader)?
         .iter()
         .map(|h| h.trim().to_string())
         .collect();
     let mut chunks = Vec::new();
     for (i, record) in reader.records().enumerate() {
-        let record = record.map_err(|e| format!("row {}: {e}", i + 2))?;
+        let record = record.map_err(|source| DocumentError::Row { row: i + 2, source })?;
         let cells: Vec<(&String, &str)> = headers
             .iter()
             .zip(record.iter().map(str::trim))
@@ -322,7 +353,7 @@ pub fn split_table(
         });
     }
     if chunks.is_empty() {
-        return Err("the table has no rows".into());
+        return Err(DocumentError::NoRows);
     }
     Ok(chunks)
 }
@@ -554,15 +585,15 @@ fn sentences(line: &str) -> Vec<&str> {
 /// value are dropped. Returns the pairs and the text after the block.
 type FrontMatter<'a> = (Vec<(String, String)>, &'a str);
 
-fn front_matter(text: &str) -> Result<FrontMatter<'_>, String> {
+fn front_matter(text: &str) -> Result<FrontMatter<'_>, DocumentError> {
     let text = text.trim_start_matches('\u{feff}');
     let rest = text
         .strip_prefix("---\n")
         .or_else(|| text.strip_prefix("---\r\n"))
-        .ok_or("no front matter (the file must start with ---)")?;
+        .ok_or(DocumentError::NoFrontMatter)?;
     let end = rest
         .find("\n---")
-        .ok_or("front matter is not closed by ---")?;
+        .ok_or(DocumentError::FrontMatterNotClosed)?;
     let pairs = rest[..end]
         .lines()
         .filter_map(|line| {

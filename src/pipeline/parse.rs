@@ -804,39 +804,10 @@ fn unterminated_quote(text: &str, delimiter: u8) -> Option<usize> {
     (state == State::Quoted).then_some(opened_on)
 }
 
-/// A small deterministic generator for the no-panic loops of every module's
-/// tests; hand-written so the pipeline needs no test-only crates.
-#[cfg(test)]
-pub(crate) struct XorShift(u64);
-
-#[cfg(test)]
-impl XorShift {
-    pub(crate) fn new(seed: u64) -> Self {
-        XorShift(seed.max(1))
-    }
-
-    pub(crate) fn next_u64(&mut self) -> u64 {
-        let mut x = self.0;
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        self.0 = x;
-        x
-    }
-
-    /// Uniform enough in `0..n` for fuzzing; `n == 0` gives 0.
-    pub(crate) fn below(&mut self, n: usize) -> usize {
-        if n == 0 {
-            0
-        } else {
-            (self.next_u64() % n as u64) as usize
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use rand::{rngs::StdRng, Rng, SeedableRng};
 
     fn table(bytes: &[u8]) -> RawTable {
         match read_table(bytes) {
@@ -1164,15 +1135,15 @@ mod tests {
             b"\0",
             b"Pot\xc3\xaancia (W)",
         ];
-        let mut rng = XorShift::new(42);
+        let mut rng = StdRng::seed_from_u64(42);
         for round in 0..3000 {
             let bytes: Vec<u8> = if round % 2 == 0 {
-                let len = rng.below(200);
-                (0..len).map(|_| (rng.next_u64() & 0xff) as u8).collect()
+                let len = rng.gen_range(0..200);
+                (0..len).map(|_| rng.gen::<u8>()).collect()
             } else {
-                let parts = rng.below(40);
+                let parts = rng.gen_range(0..40);
                 (0..parts)
-                    .flat_map(|_| fragments[rng.below(fragments.len())].iter().copied())
+                    .flat_map(|_| fragments[rng.gen_range(0..fragments.len())].iter().copied())
                     .collect()
             };
             if let Ok(t) = read_table(&bytes) {

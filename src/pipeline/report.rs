@@ -58,8 +58,8 @@ fn into_io(error: csv::Error) -> std::io::Error {
 
 #[cfg(test)]
 mod tests {
-    use super::super::parse::XorShift;
     use super::*;
+    use rand::{rngs::StdRng, Rng, SeedableRng};
 
     fn error(line: usize, column: &str, value: &str, reason: &str) -> RowError {
         RowError {
@@ -127,13 +127,13 @@ mod tests {
         let pieces = [
             "a", "é", ",", ";", "\"", "\n", "\r", "=", "-", "@", "\t", " ", "ção", "'",
         ];
-        let mut rng = XorShift::new(99);
+        let mut rng = StdRng::seed_from_u64(99);
         for _ in 0..300 {
             let mut errors = Vec::new();
-            for line in 0..rng.below(5) {
+            for line in 0..rng.gen_range(0..5) {
                 let mut cell = || -> String {
-                    (0..rng.below(6))
-                        .map(|_| pieces[rng.below(pieces.len())])
+                    (0..rng.gen_range(0..6))
+                        .map(|_| pieces[rng.gen_range(0..pieces.len())])
                         .collect()
                 };
                 errors.push(error(line, &cell(), &cell(), &cell()));

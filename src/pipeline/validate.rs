@@ -29,7 +29,7 @@ use std::collections::hash_map::Entry;
 use std::collections::HashMap;
 
 use super::parse::{header_unit, Field, RawRow, RawTable};
-use super::values::{self, fold, DecimalStyle};
+use super::values::{self, fold, DecimalStyle, ValueError};
 
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Product {
@@ -426,7 +426,11 @@ impl RowChecker<'_> {
 
     /// Parses a cell; a bare number under a header that declares a unit
     /// (`Potência (kW)`) is read in that unit.
-    fn number<T>(&mut self, field: Field, parse: impl Fn(&str) -> Result<T, String>) -> Option<T> {
+    fn number<T>(
+        &mut self,
+        field: Field,
+        parse: impl Fn(&str) -> Result<T, ValueError>,
+    ) -> Option<T> {
         let text = self.text(field)?;
         let header_unit = self
             .column_of(field)
@@ -441,7 +445,7 @@ impl RowChecker<'_> {
         match parsed {
             Ok(v) => Some(v),
             Err(reason) => {
-                self.fail(field, &text, reason);
+                self.fail(field, &text, reason.to_string());
                 None
             }
         }
@@ -669,8 +673,9 @@ fn check_url(url: &str) -> Result<(), &'static str> {
 
 #[cfg(test)]
 mod tests {
-    use super::super::parse::{read_table, XorShift};
+    use super::super::parse::read_table;
     use super::*;
+    use rand::{rngs::StdRng, Rng, SeedableRng};
 
     fn run(text: &str) -> Validated {
         match read_table(text.as_bytes()) {
@@ -1017,12 +1022,14 @@ mod tests {
         ];
         let header = "sku;name;category;price;stock;power_w;efficiency;voc;vmp;isc;imp;mppt_min_v;mppt_max_v;max_dc_voltage;phases;warranty_years;datasheet_url";
         let width = header.split(';').count();
-        let mut rng = XorShift::new(7);
+        let mut rng = StdRng::seed_from_u64(7);
         for _ in 0..400 {
             let mut text = format!("{header}\n");
-            for _ in 0..rng.below(8) {
-                let n = width + rng.below(3) - 1;
-                let row: Vec<&str> = (0..n).map(|_| cells[rng.below(cells.len())]).collect();
+            for _ in 0..rng.gen_range(0..8) {
+                let n = width + rng.gen_range(0..3) - 1;
+                let row: Vec<&str> = (0..n)
+                    .map(|_| cells[rng.gen_range(0..cells.len())])
+                    .collect();
                 text.push_str(&row.join(";"));
                 text.push('\n');
             }

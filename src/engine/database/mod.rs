@@ -643,7 +643,7 @@ pub fn sha256_file(path: &Path) -> Result<String> {
         }
         hasher.update(&buf[..n]);
     }
-    Ok(storage_snapshot::hex(hasher.finalize().as_slice()))
+    Ok(hex::encode(hasher.finalize().as_slice()))
 }
 
 impl Drop for Database {

@@ -101,12 +101,12 @@ pub(in crate::engine) fn write(
     };
     let bytes = serde_json::to_vec_pretty(&manifest).expect("manifest serialises");
     append_entry(&mut tar, MANIFEST, bytes.len() as u64, bytes.as_slice())?;
-    let sum = hex(Sha256::digest(&bytes).as_slice());
+    let sum = hex::encode(Sha256::digest(&bytes).as_slice());
     append_entry(&mut tar, MANIFEST_SUM, sum.len() as u64, sum.as_bytes())?;
     let mut file = tar.into_inner()?;
     file.flush()?;
     file.inner.get_ref().sync_all()?;
-    Ok(hex(file.hasher.finalize().as_slice()))
+    Ok(hex::encode(file.hasher.finalize().as_slice()))
 }
 
 /// What an archive held: each collection unpacked into a directory of its
@@ -219,7 +219,7 @@ pub(in crate::engine) fn unpack(
         ))
     })?;
     let sum = sum.ok_or_else(|| bad(format!("no {MANIFEST_SUM}: a truncated snapshot")))?;
-    if !hex(Sha256::digest(&bytes).as_slice()).eq_ignore_ascii_case(sum.trim()) {
+    if !hex::encode(Sha256::digest(&bytes).as_slice()).eq_ignore_ascii_case(sum.trim()) {
         return Err(bad(
             "checksum mismatch of the manifest, the file is damaged".into(),
         ));
@@ -285,10 +285,6 @@ fn is_collection_entry(name: &str) -> bool {
         .is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
 }
 
-pub(in crate::engine) fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
 /// Counts and hashes what is read through it.
 struct HashingReader<R> {
     inner: R,
@@ -306,7 +302,7 @@ impl<R: Read> HashingReader<R> {
     }
 
     fn hex(&self) -> String {
-        hex(self.hasher.clone().finalize().as_slice())
+        hex::encode(self.hasher.clone().finalize().as_slice())
     }
 }
 

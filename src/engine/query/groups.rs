@@ -172,7 +172,7 @@ impl View<'_> {
         for round in 1..=MAX_ROUNDS {
             root.limit = fetch;
             let found = self.run_stage(&root, None)?;
-            groups = Groups::collect(&points, &found, req);
+            groups = Groups::collect(points, &found, req);
             let exhausted = found.len() < fetch;
             if exhausted || groups.full(req) || round == MAX_ROUNDS {
                 break;

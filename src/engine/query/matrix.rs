@@ -110,7 +110,7 @@ fn draw(view: &View, req: &MatrixRequest, kind: VectorKind) -> Result<(Vec<Point
         None => points.live.clone(),
     };
     match kind {
-        VectorKind::Dense | VectorKind::Multi => pool &= &dense_space(&points, &req.using)?.present,
+        VectorKind::Dense | VectorKind::Multi => pool &= &dense_space(points, &req.using)?.present,
         VectorKind::Sparse => {
             let index = points.sparse.get(&req.using);
             pool = pool
@@ -131,7 +131,7 @@ fn draw(view: &View, req: &MatrixRequest, kind: VectorKind) -> Result<(Vec<Point
     let ids = chosen.iter().map(|c| c.0).collect();
     let sampled = match kind {
         VectorKind::Dense | VectorKind::Multi => {
-            let space = dense_space(&points, &req.using)?;
+            let space = dense_space(points, &req.using)?;
             Sampled::Dense {
                 distance: space.distance,
                 vectors: chosen

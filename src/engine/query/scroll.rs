@@ -131,7 +131,7 @@ impl View<'_> {
     fn scroll_ordered(&self, req: &ScrollRequest, order: &OrderBy) -> Result<Vec<Record>> {
         let points = &*self.points;
         let matching = self.filtered(req.filter.as_ref());
-        Ok(ordered(&points, order, matching, req.limit)?
+        Ok(ordered(points, order, matching, req.limit)?
             .into_iter()
             .filter_map(|(offset, value)| {
                 let mut r = points.record(offset, None, &req.with_payload, &req.with_vector)?;
