@@ -92,3 +92,63 @@ impl Stage {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::engine::collection::{Collection, PointInsert, UpdateOp};
+    use crate::engine::config::{CollectionConfig, VectorParams};
+    use crate::engine::types::Distance;
+    use crate::engine::EngineOptions;
+
+    fn other(dir: &std::path::Path) -> Arc<Collection> {
+        let options = EngineOptions {
+            fsync: false,
+            ..Default::default()
+        };
+        let config = CollectionConfig::new(VectorParams::new(2, Distance::Dot));
+        let c = Collection::create(dir, "other", config, options).unwrap();
+        c.update(vec![UpdateOp::Upsert(vec![PointInsert::dense(
+            PointId::Num(7),
+            vec![0.5, 2.0],
+            Default::default(),
+        )])])
+        .unwrap();
+        Arc::new(c)
+    }
+
+    fn lookup() -> Option<Lookup> {
+        Some(Lookup {
+            collection: "other".into(),
+            vector: None,
+        })
+    }
+
+    #[test]
+    fn ids_become_the_vectors_of_the_other_collection() {
+        let dir = tempfile::tempdir().unwrap();
+        let c = other(dir.path());
+        let find = |name: &str| -> Result<Arc<Collection>> {
+            match name {
+                "other" => Ok(c.clone()),
+                _ => Err(EngineError::NotFound(name.into())),
+            }
+        };
+        let mut stage = Stage::new(Some(Query::NearestId(PointId::Num(7))), 3);
+        stage.lookup = lookup();
+        // A prefetch without lookup_from keeps its query as it is.
+        let kept = Query::NearestId(PointId::Num(1));
+        stage.prefetch = vec![Stage::new(Some(kept.clone()), 3)];
+        stage.resolve(&find).unwrap();
+        let want = Query::Nearest(QueryVector::Dense(vec![0.5, 2.0]));
+        assert_eq!(stage.query, Some(want));
+        assert_eq!(stage.prefetch[0].query, Some(kept));
+
+        let mut missing = Stage::new(Some(Query::NearestId(PointId::Num(8))), 3);
+        missing.lookup = lookup();
+        let err = missing.resolve(&find).unwrap_err();
+        assert!(matches!(err, EngineError::NotFound(_)), "{err}");
+    }
+}
