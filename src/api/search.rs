@@ -128,9 +128,15 @@ fn unsupported(what: &str) -> ApiError {
 /// A `/points/query` body as the engine's query: a tree of stages, or at
 /// the root without prefetches a listing (no query: id order; `order_by`;
 /// `sample`), which the engine tells apart.
-pub(super) fn query_request(mut w: QueryRequestWire) -> Result<QueryRequest, ApiError> {
+pub(super) fn query_request(w: QueryRequestWire) -> Result<QueryRequest, ApiError> {
+    check_limit(w.limit.unwrap_or(10))?;
+    stages(w)
+}
+
+/// The stages of a query body, its root `limit` unchecked: a grouped
+/// query bounds `limit × group_size` instead.
+fn stages(mut w: QueryRequestWire) -> Result<QueryRequest, ApiError> {
     let limit = w.limit.unwrap_or(10);
-    check_limit(limit)?;
     let with_payload = WithPayload::into_selector(w.with_payload.take(), false)?;
     let with_vector = WithVector::selector(&w.with_vector);
     let prefetch = prefetches(w.prefetch.take(), 1)?;
@@ -157,7 +163,7 @@ pub(super) fn query_request(mut w: QueryRequestWire) -> Result<QueryRequest, Api
 /// The query of a `/points/query/groups` body: anything `/points/query`
 /// scores; with no query and no prefetch, points in id order.
 pub(super) fn grouped_query(w: QueryRequestWire) -> Result<QueryRequest, ApiError> {
-    let req = query_request(w)?;
+    let req = stages(w)?;
     if matches!(req.root.query, Some(Query::OrderBy(_) | Query::Sample)) {
         return Err(unsupported("order_by or sample in a grouped query"));
     }
