@@ -63,6 +63,111 @@ pub struct ServeArgs {
     #[command(flatten)]
     #[serde(skip)]
     pub embed: EmbedArgs,
+    /// Read from the file's `[assistant]` table, not `[serve]`.
+    #[command(flatten)]
+    #[serde(skip)]
+    pub assistant: AssistantArgs,
+}
+
+/// Which model writes the assistant's answers.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LlmBackend {
+    /// No model: answers composed from the sources.
+    #[default]
+    Extractive,
+    /// Any OpenAI-compatible chat-completions server (--llm-url).
+    Openai,
+    /// A GGUF model inside this process (--chat-model).
+    Gguf,
+}
+
+/// The assistant's model settings.
+#[derive(Debug, Clone, Default, Args, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AssistantArgs {
+    /// Who writes the assistant's answers: `extractive` (default, no
+    /// model), `openai` (an OpenAI-compatible server at --llm-url) or
+    /// `gguf` (the --chat-model file, in this process).
+    #[arg(long, env = "HELIO_LLM", value_enum)]
+    pub llm: Option<LlmBackend>,
+    /// Base URL of the OpenAI-compatible server, up to the version
+    /// (`http://127.0.0.1:11434/v1` for Ollama). The key is read from
+    /// HELIO_LLM_API_KEY, else OPENAI_API_KEY.
+    #[arg(long, env = "HELIO_LLM_URL")]
+    pub llm_url: Option<String>,
+    /// Model name sent to that server (default `default`).
+    #[arg(long, env = "HELIO_LLM_MODEL")]
+    pub llm_model: Option<String>,
+    /// Seconds an answer may take before the extractive one is given
+    /// instead (default 30).
+    #[arg(long, env = "HELIO_LLM_TIMEOUT_SECS")]
+    pub llm_timeout_secs: Option<u64>,
+    /// Most tokens a model may write per answer (default 384).
+    #[arg(long, env = "HELIO_LLM_MAX_TOKENS")]
+    pub llm_max_tokens: Option<usize>,
+    /// Sampling temperature (default 0: the same answer every time).
+    #[arg(long, env = "HELIO_LLM_TEMPERATURE")]
+    pub llm_temperature: Option<f32>,
+    /// A GGUF chat model (llama architecture: SmolLM2, TinyLlama, Llama
+    /// 3.x; Qwen2) loaded in this process and served as
+    /// `/v1/chat/completions`; the model of `--llm gguf` (default
+    /// models/SmolLM2-135M-Instruct.Q4_1.gguf, from scripts/fetch-llm.sh).
+    #[arg(long, env = "HELIO_CHAT_MODEL")]
+    pub chat_model: Option<PathBuf>,
+}
+
+/// Resolved [`AssistantArgs`].
+#[derive(Debug, Clone)]
+pub struct AssistantConfig {
+    pub backend: LlmBackend,
+    pub openai: crate::helio::llm::openai::OpenAiChatConfig,
+    /// Loaded when set (always set for `gguf`).
+    pub chat_model: Option<PathBuf>,
+    pub generation: crate::helio::llm::Generation,
+}
+
+impl Default for AssistantConfig {
+    fn default() -> Self {
+        AssistantArgs::default().resolve(AssistantArgs::default())
+    }
+}
+
+/// Where scripts/fetch-llm.sh installs the small default chat model.
+pub const DEFAULT_CHAT_MODEL: &str = "models/SmolLM2-135M-Instruct.Q4_1.gguf";
+
+impl AssistantArgs {
+    pub fn resolve(self, file: AssistantArgs) -> AssistantConfig {
+        let backend = self.llm.or(file.llm).unwrap_or_default();
+        let mut openai = crate::helio::llm::openai::OpenAiChatConfig::default();
+        if let Some(url) = self.llm_url.or(file.llm_url) {
+            openai.base_url = url;
+        }
+        if let Some(model) = self.llm_model.or(file.llm_model) {
+            openai.model = model;
+        }
+        if let Some(secs) = self.llm_timeout_secs.or(file.llm_timeout_secs) {
+            openai.timeout = std::time::Duration::from_secs(secs.max(1));
+        }
+        openai.api_key = ["HELIO_LLM_API_KEY", "OPENAI_API_KEY"]
+            .iter()
+            .find_map(|k| std::env::var(k).ok().filter(|v| !v.is_empty()));
+        let chat_model = self
+            .chat_model
+            .or(file.chat_model)
+            .or_else(|| (backend == LlmBackend::Gguf).then(|| PathBuf::from(DEFAULT_CHAT_MODEL)));
+        let generation = crate::helio::llm::Generation {
+            max_tokens: self.llm_max_tokens.or(file.llm_max_tokens).unwrap_or(384),
+            temperature: self.llm_temperature.or(file.llm_temperature).unwrap_or(0.0),
+            ..Default::default()
+        };
+        AssistantConfig {
+            backend,
+            openai,
+            chat_model,
+            generation,
+        }
+    }
 }
 
 /// A one-off restore `helio serve` does before serving. Flags and
@@ -166,6 +271,7 @@ pub struct Config {
     pub schedule_tz: String,
     pub graph_builder: BuilderKind,
     pub models: ModelsConfig,
+    pub assistant: AssistantConfig,
     /// Restored before serving; see [`RestoreArgs`].
     pub restore: RestoreArgs,
 }
@@ -192,6 +298,7 @@ impl Default for Config {
             schedule_tz: crate::assets::schedule::DEFAULT_TZ.to_string(),
             graph_builder: BuilderKind::default(),
             models: ModelsConfig::default(),
+            assistant: AssistantConfig::default(),
             restore: RestoreArgs::default(),
         }
     }
@@ -205,6 +312,8 @@ struct FileConfig {
     serve: ServeArgs,
     #[serde(default)]
     embed: EmbedArgs,
+    #[serde(default)]
+    assistant: AssistantArgs,
 }
 
 impl Config {
@@ -214,6 +323,7 @@ impl Config {
         let FileConfig {
             serve: from_file,
             embed: embed_file,
+            assistant: assistant_file,
         } = load_file(file)?;
         let d = Config::default();
         Ok(Config {
@@ -241,6 +351,7 @@ impl Config {
                 .or(from_file.graph_builder)
                 .unwrap_or(d.graph_builder),
             models: args.embed.resolve(embed_file),
+            assistant: args.assistant.resolve(assistant_file),
             restore: RestoreArgs::default(),
         })
     }

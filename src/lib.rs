@@ -23,6 +23,7 @@ pub mod bench;
 pub mod config;
 pub mod embed;
 pub mod engine;
+pub mod helio;
 pub mod observe;
 pub mod pipeline;
 pub mod server;

@@ -35,6 +35,82 @@ enum Command {
     Ingest(IngestCommand),
     /// Materialize knowledge-base assets now (all of them when none is named).
     Materialize(MaterializeCommand),
+    /// Ask Hélio, the sales assistant, a question.
+    Ask(AskCommand),
+    /// Search the catalog as `/store/helio/search` does.
+    Search(SearchCommand),
+    /// Measure retrieval and answers against tests/eval/questions.jsonl.
+    Eval(EvalCommand),
+}
+
+/// Where `ask` and `search` run.
+#[derive(clap::Args)]
+struct Remote {
+    /// A running server to ask. Without it the local storage is opened,
+    /// and when a server owns it, that server (--host/--port) is asked.
+    #[arg(long, env = "HELIO_URL")]
+    url: Option<String>,
+    /// Sent as the `api-key` header.
+    #[arg(long, env = "HELIO_API_KEY")]
+    api_key: Option<String>,
+}
+
+#[derive(clap::Args)]
+struct AskCommand {
+    question: String,
+    /// b1 (residential) or b3 (commercial).
+    #[arg(long)]
+    customer_type: Option<String>,
+    /// Cidade/UF, e.g. "São Paulo/SP".
+    #[arg(long)]
+    location: Option<String>,
+    /// Only this distributor's products.
+    #[arg(long)]
+    distributor: Option<String>,
+    /// Continue a conversation (the id a previous answer printed).
+    #[arg(long)]
+    conversation: Option<String>,
+    #[arg(long)]
+    top_k: Option<usize>,
+    /// Print the API's JSON instead of the text.
+    #[arg(long)]
+    json: bool,
+    #[command(flatten)]
+    remote: Remote,
+    #[command(flatten)]
+    serve: ServeArgs,
+}
+
+#[derive(clap::Args)]
+struct SearchCommand {
+    query: String,
+    #[arg(long)]
+    top_k: Option<usize>,
+    #[arg(long)]
+    distributor: Option<String>,
+    /// Only products in stock.
+    #[arg(long)]
+    available: bool,
+    #[arg(long)]
+    json: bool,
+    #[command(flatten)]
+    remote: Remote,
+    #[command(flatten)]
+    serve: ServeArgs,
+}
+
+#[derive(clap::Args)]
+struct EvalCommand {
+    /// The server to measure (with the sample catalogs and knowledge bases).
+    #[arg(long, default_value = "http://127.0.0.1:6333")]
+    url: String,
+    #[arg(long, default_value = "tests/eval/questions.jsonl")]
+    questions: PathBuf,
+    /// Print each question, and what a missed one found.
+    #[arg(long)]
+    verbose: bool,
+    #[arg(long, env = "HELIO_API_KEY")]
+    api_key: Option<String>,
 }
 
 #[derive(clap::Args)]
@@ -136,6 +212,82 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             init_logging("warn");
             materialize(&config, &cmd.assets)
         }
+        Command::Ask(cmd) => {
+            let config = Config::resolve(cmd.serve, cli.config.as_deref())?;
+            init_logging("warn");
+            let req = helio::helio::AskRequest {
+                question: cmd.question,
+                context: helio::helio::cli::context(
+                    cmd.customer_type,
+                    cmd.location,
+                    cmd.distributor,
+                ),
+                conversation_id: cmd.conversation,
+                top_k: cmd.top_k,
+            };
+            let answer = with_assistant(&config, &cmd.remote, |t| helio::helio::cli::ask(t, &req))?;
+            if cmd.json {
+                println!("{}", serde_json::to_string_pretty(&answer)?);
+            } else {
+                helio::helio::cli::print_answer(&answer);
+            }
+            Ok(())
+        }
+        Command::Search(cmd) => {
+            let config = Config::resolve(cmd.serve, cli.config.as_deref())?;
+            init_logging("warn");
+            let req = helio::helio::SearchRequest {
+                q: cmd.query,
+                top_k: cmd.top_k,
+                distributor: cmd.distributor,
+                available: cmd.available.then_some(true),
+                customer_type: None,
+            };
+            let results =
+                with_assistant(&config, &cmd.remote, |t| helio::helio::cli::search(t, &req))?;
+            if cmd.json {
+                println!("{}", serde_json::to_string_pretty(&results)?);
+            } else {
+                helio::helio::cli::print_search(&results);
+            }
+            Ok(())
+        }
+        Command::Eval(cmd) => {
+            init_logging("warn");
+            let questions = helio::helio::eval::load(&cmd.questions)?;
+            let client = helio::helio::eval::Client::new(&cmd.url, cmd.api_key);
+            let table = helio::helio::eval::run(&client, &questions, cmd.verbose)?;
+            println!("{table}");
+            Ok(())
+        }
+    }
+}
+
+/// Runs `f` on the assistant of the local storage, or on the server that
+/// owns it (or `--url`).
+fn with_assistant(
+    config: &Config,
+    remote: &Remote,
+    f: impl FnOnce(helio::helio::cli::Target) -> anyhow::Result<serde_json::Value>,
+) -> anyhow::Result<serde_json::Value> {
+    use helio::engine::EngineError;
+    use helio::helio::cli::Target;
+    let client = |url: &str| helio::helio::eval::Client::new(url, remote.api_key.clone());
+    if let Some(url) = &remote.url {
+        return f(Target::Remote(&client(url)));
+    }
+    match Services::open(config) {
+        Ok(services) => f(Target::Local(&services.assistant)),
+        Err(e) if matches!(e.downcast_ref(), Some(EngineError::Locked(_))) => {
+            let url = format!("http://{}:{}", config.host, config.port);
+            f(Target::Remote(&client(&url))).with_context(|| {
+                format!(
+                    "a running server owns {}; asked it at {url}",
+                    config.storage.display()
+                )
+            })
+        }
+        Err(e) => Err(e),
     }
 }
 

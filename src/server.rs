@@ -45,6 +45,8 @@ pub async fn serve(
             .await??;
     let mut state = AppState::new(services.db.clone(), services.models.clone());
     state.assets = Some(services.assets.clone());
+    state.assistant = Some(services.assistant.clone());
+    state.chat = services.chat.clone();
     let stop = Arc::new(AtomicBool::new(false));
     let schedules = config
         .schedules

@@ -28,8 +28,14 @@ use anyhow::Context;
 
 use crate::assets::Assets;
 use crate::config::Config;
+use crate::config::LlmBackend;
 use crate::embed::{EmbedCache, Models};
 use crate::engine::{Database, EngineError, EngineOptions};
+use crate::helio::conversation::Conversations;
+use crate::helio::llm::openai::OpenAiChat;
+use crate::helio::llm::{load_gguf, Llm};
+use crate::helio::retrieve::Retriever;
+use crate::helio::Assistant;
 use crate::pipeline::Pipeline;
 
 /// The catalog database, in the storage directory.
@@ -38,6 +44,8 @@ const CATALOG_DB: &str = "catalog.sqlite";
 const ASSET_RECORDS: &str = "assets.sqlite";
 /// The embedding cache, in the storage directory.
 const EMBEDDING_CACHE: &str = "embedding-cache.sqlite";
+/// The assistant's conversations, in the storage directory.
+const CONVERSATIONS: &str = "conversations.sqlite";
 /// The document knowledge bases, in the data directory.
 const KB_DIR: &str = "kb";
 
@@ -47,6 +55,10 @@ pub struct Services {
     pub models: Arc<Models>,
     pub pipeline: Arc<Pipeline>,
     pub assets: Arc<Assets>,
+    pub assistant: Arc<Assistant>,
+    /// The in-process chat model, when one is configured: the `gguf`
+    /// backend's model, served as `/v1/chat/completions` too.
+    pub chat: Option<Arc<dyn Llm>>,
 }
 
 impl Services {
@@ -80,12 +92,68 @@ impl Services {
             pipeline.clone(),
         )
         .context("opening the asset records")?;
+        let chat = Self::open_chat_model(config)?;
+        let assistant = Arc::new(Self::open_assistant(
+            config,
+            db.clone(),
+            models.clone(),
+            chat.clone(),
+        )?);
         Ok(Services {
             db,
             models,
             pipeline,
             assets: Arc::new(assets),
+            assistant,
+            chat,
         })
+    }
+
+    /// The in-process chat model, when the configuration names one. A
+    /// configured model that does not load stops the start-up: the
+    /// operator asked for it.
+    pub fn open_chat_model(config: &Config) -> anyhow::Result<Option<Arc<dyn Llm>>> {
+        let Some(path) = &config.assistant.chat_model else {
+            return Ok(None);
+        };
+        let started = std::time::Instant::now();
+        let llm = load_gguf(path).with_context(|| {
+            format!(
+                "loading the chat model {} (install the default one with scripts/fetch-llm.sh)",
+                path.display()
+            )
+        })?;
+        tracing::info!(model = llm.model(), file = %path.display(), ms = started.elapsed().as_millis() as u64, "chat model loaded");
+        Ok(Some(llm))
+    }
+
+    /// The assistant over the engine and the models, with the configured
+    /// backend.
+    pub fn open_assistant(
+        config: &Config,
+        db: Arc<Database>,
+        models: Arc<Models>,
+        chat: Option<Arc<dyn Llm>>,
+    ) -> anyhow::Result<Assistant> {
+        let a = &config.assistant;
+        let llm: Option<Arc<dyn Llm>> = match a.backend {
+            LlmBackend::Extractive => None,
+            LlmBackend::Openai => Some(Arc::new(OpenAiChat::new(a.openai.clone()))),
+            LlmBackend::Gguf => Some(chat.context("the gguf backend needs --chat-model")?),
+        };
+        let path = config.storage.join(CONVERSATIONS);
+        let conversations = Conversations::open(&path, config.fsync)
+            .with_context(|| format!("opening {}", path.display()))?;
+        tracing::info!(
+            backend = llm.as_ref().map_or("extractive", |l| l.backend()),
+            "assistant ready"
+        );
+        Ok(Assistant::new(
+            Retriever::new(db, models),
+            llm,
+            a.generation.clone(),
+            conversations,
+        ))
     }
 
     /// The embedding models, behind the persistent cache.

@@ -147,5 +147,15 @@ pub async fn list_models(State(state): State<AppState>) -> Response {
             })
         })
         .collect();
+    let mut data = data;
+    if let Some(chat) = &state.chat {
+        data.push(json!({
+            "id": chat.model(),
+            "object": "model",
+            "created": created,
+            "owned_by": chat.backend(),
+            "kind": "chat",
+        }));
+    }
     Json(json!({"object": "list", "data": data})).into_response()
 }

@@ -10,6 +10,8 @@ use serde_json::json;
 use crate::assets::AssetError;
 use crate::embed::EmbedError;
 use crate::engine::EngineError;
+use crate::helio::conversation::ConversationError;
+use crate::helio::HelioError;
 
 #[derive(Debug)]
 pub enum ApiError {
@@ -27,6 +29,8 @@ pub enum ApiError {
     NotFound(String),
     /// A knowledge-base asset run that could not start or failed.
     Asset(AssetError),
+    /// The assistant refused a question or could not answer it.
+    Helio(HelioError),
 }
 
 impl ApiError {
@@ -79,6 +83,25 @@ impl ApiError {
             ApiError::UnsupportedMediaType(m) => (StatusCode::UNSUPPORTED_MEDIA_TYPE, m.clone()),
             ApiError::PayloadTooLarge(m) => (StatusCode::PAYLOAD_TOO_LARGE, m.clone()),
             ApiError::NotFound(m) => (StatusCode::NOT_FOUND, m.clone()),
+            ApiError::Helio(e) => match e {
+                HelioError::BadRequest(m) => (StatusCode::BAD_REQUEST, format!("Bad request: {m}")),
+                HelioError::Conversation(ConversationError::Unknown(_)) => {
+                    (StatusCode::NOT_FOUND, format!("Not found: {e}"))
+                }
+                HelioError::Conversation(ConversationError::Sqlite(detail)) => {
+                    tracing::error!(error = %detail, "conversation store error");
+                    (
+                        StatusCode::INTERNAL_SERVER_ERROR,
+                        "Service internal error: conversation store failure (see server log)"
+                            .into(),
+                    )
+                }
+                // `From<HelioError>` turns these into their own variants.
+                HelioError::Engine(_) | HelioError::Embed(_) => {
+                    (StatusCode::INTERNAL_SERVER_ERROR, e.to_string())
+                }
+                HelioError::Llm(inner) => (StatusCode::BAD_GATEWAY, inner.to_string()),
+            },
             ApiError::Asset(e) => {
                 let status = match e {
                     AssetError::Unknown(_) => StatusCode::NOT_FOUND,
@@ -97,6 +120,16 @@ impl ApiError {
                 };
                 (status, e.to_string())
             }
+        }
+    }
+}
+
+impl From<HelioError> for ApiError {
+    fn from(e: HelioError) -> Self {
+        match e {
+            HelioError::Engine(inner) => ApiError::Engine(inner),
+            HelioError::Embed(inner) => ApiError::Embed(inner),
+            other => ApiError::Helio(other),
         }
     }
 }
@@ -199,6 +232,15 @@ impl OpenAiApiError {
             kind: "invalid_request_error",
             message: message.to_string(),
             param,
+        }
+    }
+
+    pub fn not_found(message: &str) -> OpenAiApiError {
+        OpenAiApiError {
+            status: StatusCode::NOT_FOUND,
+            kind: "invalid_request_error",
+            message: message.to_string(),
+            param: Some("model"),
         }
     }
 

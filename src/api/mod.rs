@@ -6,12 +6,14 @@
 //! statuses.
 
 pub mod assets;
+pub mod chat;
 pub mod collections;
 pub mod embeddings;
 pub mod error;
 pub mod extract;
 pub mod formula_input;
 pub mod groups;
+pub mod helio;
 pub mod inference;
 pub mod matrix;
 pub mod models;
@@ -49,6 +51,10 @@ pub struct AppState {
     /// The knowledge-base assets; `None` when the server runs without the
     /// pipeline (embedded use, tests of the API alone).
     pub assets: Option<Arc<crate::assets::Assets>>,
+    /// The sales assistant; `None` when the server runs without it.
+    pub assistant: Option<Arc<crate::helio::Assistant>>,
+    /// The chat model served as `/v1/chat/completions`, when one is loaded.
+    pub chat: Option<Arc<dyn crate::helio::llm::Llm>>,
 }
 
 impl AppState {
@@ -60,6 +66,8 @@ impl AppState {
             instance_id: uuid::Uuid::new_v4().to_string(),
             started_at: chrono::Utc::now(),
             assets: None,
+            assistant: None,
+            chat: None,
         }
     }
 }
@@ -363,6 +371,10 @@ pub fn router(state: AppState, body_limit: usize) -> Router {
         )
         .route("/v1/embeddings", post(embeddings::create))
         .route("/v1/models", get(embeddings::list_models))
+        .route("/v1/chat/completions", post(chat::completions))
+        .route("/store/helio/ask", post(helio::ask))
+        .route("/store/helio/search", get(helio::search))
+        .route("/store/helio/conversations/{id}", get(helio::conversation))
         .route(
             &format!("{c}/points/query/batch"),
             post(search::query_batch),

@@ -458,7 +458,7 @@ fn status_failure(status: u16, response: ureq::Response) -> Failure {
 
 /// `error.message` and `error.code` from OpenAI's error body, or the start
 /// of whatever else a proxy sent instead.
-fn error_message(body: &str) -> (Option<String>, Option<String>) {
+pub fn error_message(body: &str) -> (Option<String>, Option<String>) {
     if let Ok(value) = serde_json::from_str::<Value>(body) {
         let error = &value["error"];
         let message = error["message"].as_str().or_else(|| error.as_str());
@@ -488,7 +488,7 @@ fn retry_after(response: &ureq::Response) -> Option<Duration> {
 /// Exponential backoff with full jitter: uniformly random up to
 /// `base * 2^retry`, capped, so clients that failed together do not
 /// all come back together.
-fn backoff(base: Duration, cap: Duration, retry: u32) -> Duration {
+pub fn backoff(base: Duration, cap: Duration, retry: u32) -> Duration {
     let ceiling = base.saturating_mul(2u32.saturating_pow(retry)).min(cap);
     rand::thread_rng().gen_range(Duration::ZERO..=ceiling)
 }
