@@ -15,7 +15,7 @@ use super::sources::Source;
 use crate::text::fold_to_ascii;
 
 /// Sentences quoted from one document passage.
-const SENTENCES_PER_PASSAGE: usize = 2;
+const SENTENCES_PER_PASSAGE: usize = 3;
 
 /// Writes the answer to `q` from `sources`. `missing` are the question's
 /// words no knowledge base knows (names of things Helio does not have).
@@ -85,6 +85,11 @@ fn product_line(q: &Question, p: &Source) -> String {
     let mut ids = Vec::new();
     if let Some(sku) = &p.sku {
         ids.push(format!("SKU {sku}"));
+    }
+    if let Some(model) = &p.model {
+        if !name.contains(model.as_str()) {
+            ids.push(format!("modelo {model}"));
+        }
     }
     if let Some(d) = &p.distributor {
         ids.push(format!("distribuidor {d}"));
@@ -159,7 +164,10 @@ fn specs(q: &Question, p: &Source) -> Vec<String> {
 fn passage(q: &Question, s: &Source) -> String {
     let title = s.doc.as_deref().unwrap_or("documento");
     let id = s.doc_id.as_deref().unwrap_or("");
-    let quote = key_sentences(q, &s.chunk, SENTENCES_PER_PASSAGE);
+    let quote = match s.payload.get("row").and_then(Value::as_object) {
+        Some(row) => table_row(row),
+        None => key_sentences(q, &s.chunk, SENTENCES_PER_PASSAGE),
+    };
     let caveat = match s.topic {
         Some(Topic::Sales) => " (política comercial de exemplo)",
         Some(Topic::Tariffs) => " (tarifa ilustrativa)",
@@ -170,6 +178,32 @@ fn passage(q: &Question, s: &Source) -> String {
     } else {
         format!("Segundo «{title}» (`{id}`) [{}]{caveat}: {quote}", s.n)
     }
+}
+
+/// A table row (a tariff, a past quote) as one line: `campo: valor`,
+/// numbers written the Brazilian way, amounts in reais.
+fn table_row(row: &serde_json::Map<String, Value>) -> String {
+    let fields: Vec<String> = row
+        .iter()
+        .filter(|(_, v)| !v.is_null())
+        .map(|(k, v)| {
+            let key = k.replace('_', " ");
+            let value = match v {
+                Value::Number(n) => {
+                    let x = n.as_f64().unwrap_or_default();
+                    if k.ends_with("_brl") || k.starts_with("valor") {
+                        brl(x)
+                    } else {
+                        number(x, 4)
+                    }
+                }
+                Value::String(s) => s.clone(),
+                other => other.to_string(),
+            };
+            format!("{key}: {value}")
+        })
+        .collect();
+    format!("{}.", fields.join("; "))
 }
 
 /// The `n` sentences of `text` sharing most words with the question, in

@@ -27,7 +27,7 @@ pub mod retrieve;
 pub mod sources;
 pub mod verify;
 
-use std::collections::BTreeSet;
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -430,8 +430,22 @@ impl Assistant {
         uf: Option<String>,
         top_k: usize,
     ) -> Result<(Vec<Source>, Vec<String>), HelioError> {
-        let missing = self.missing_words(asked)?;
-        let doc_topics: Vec<Topic> = [
+        // What the question names that Helio does not have, said first in
+        // the answer; nothing is recommended then.
+        let mut not_found: Vec<String> = self
+            .missing_words(asked)?
+            .into_iter()
+            .map(|w| format!("«{w}»"))
+            .collect();
+        for (label, number) in verify::norm_mentions(&asked.text) {
+            if !self
+                .retriever
+                .known_in(&number, &[Topic::Regulatory, Topic::Technical])?
+            {
+                not_found.push(format!("a {}", label.to_uppercase()));
+            }
+        }
+        let mut doc_topics: Vec<Topic> = [
             Topic::Regulatory,
             Topic::Technical,
             Topic::Sales,
@@ -440,6 +454,10 @@ impl Assistant {
         .into_iter()
         .filter(|t| q.cue(*t) > 0)
         .collect();
+        // A model named alongside other words: its datasheet may answer.
+        if !q.codes.is_empty() && !doc_topics.contains(&Topic::Technical) {
+            doc_topics.push(Topic::Technical);
+        }
         let structured = !q.powers.is_empty()
             || !q.codes.is_empty()
             || !q.brands(brands).is_empty()
@@ -455,40 +473,53 @@ impl Assistant {
                 || !filter.brands.is_empty()
                 || filter.phases.is_some();
             products = self.retriever.products(q, emb, &filter, top_k.max(10))?;
-            let named = |h: &Hit| {
-                q.codes.iter().any(|c| {
-                    [h.str("sku"), h.str("model")]
-                        .into_iter()
-                        .flatten()
-                        .any(|v| v.eq_ignore_ascii_case(c))
-                })
-            };
-            // A code the catalog has narrows to its products; one it does
-            // not have is left to the other constraints.
-            let code_found = products.iter().any(named);
+            let code_found = products.iter().any(|h| named_by_code(q, h));
             products.retain(|h| {
-                let power_ok = q.powers.is_empty() || power_match(q, h);
-                let code_ok = !code_found || named(h);
+                let power_ok = q.powers.is_empty() || power_match(q, h, 0.3);
+                let code_ok = !code_found || named_by_code(q, h);
                 let semantic = h.cosine >= PRODUCT_MIN_COSINE && h.lexical;
                 power_ok
                     && code_ok
                     && (has_constraints || !q.powers.is_empty() || code_found || semantic)
             });
+            if !q.powers.is_empty()
+                && !code_found
+                && !products.iter().any(|h| power_match(q, h, 0.05))
+            {
+                let kind = q.product_types.first().map_or("produto", |t| type_label(t));
+                let watts = q.powers[0].watts;
+                let power = if watts >= 1000.0 {
+                    format!("{} kW", money::number(watts / 1000.0, 2))
+                } else {
+                    format!("{} W", money::number(watts, 0))
+                };
+                not_found.push(format!("{kind} de {power} (os mais próximos estão abaixo)"));
+            }
+            if products.is_empty() && has_constraints && not_found.is_empty() {
+                let kind = q.product_types.first().map_or("produto", |t| type_label(t));
+                let mut what = kind.to_string();
+                if let Some(b) = filter.brands.first() {
+                    what.push_str(&format!(" {b}"));
+                }
+                not_found.push(what);
+            }
             // A question naming something no catalog has gets no stand-ins
             // unless the question's structure (a type, a brand) matched.
-            if !missing.is_empty() && !has_constraints {
+            if !not_found.is_empty() && !has_constraints {
                 products.clear();
             }
         }
-        let mut docs: Vec<Hit> = Vec::new();
-        let searched_topics: Vec<Topic> = if doc_topics.is_empty() && !products_wanted {
+        // Documents: the topics the question's words point at; with none,
+        // every document topic, competing on similarity alone.
+        let searched_topics: Vec<Topic> = if doc_topics.is_empty() {
             vec![Topic::Regulatory, Topic::Technical, Topic::Sales]
         } else {
             doc_topics.clone()
         };
+        let mut docs: Vec<Hit> = Vec::new();
         for topic in searched_topics {
-            let filter = match (topic, &uf, &ctx.customer_type) {
-                (Topic::Tariffs, uf, class) => tariff_filter(uf.as_deref(), class.as_deref()),
+            let filter = match topic {
+                Topic::Tariffs => tariff_filter(uf.as_deref(), tariff_class(q, ctx)),
                 _ => None,
             };
             let mut hits = self.retriever.search(topic, emb, filter, top_k)?;
@@ -498,30 +529,43 @@ impl Assistant {
             docs.extend(hits);
         }
         docs.sort_by(|a, b| b.cosine.total_cmp(&a.cosine));
-        if !missing.is_empty() && products_wanted {
+        // Uncued documents next to products must be clearly on topic.
+        if doc_topics.is_empty() && !products.is_empty() {
+            docs.retain(|h| h.cosine >= DOC_MIN_COSINE + 0.15);
+        }
+        if !not_found.is_empty() && products_wanted {
             docs.retain(|h| h.cosine >= DOC_MIN_COSINE + 0.1);
         }
 
         // Products first when the question is about them; documents get
-        // at least two places when its words also point at them.
+        // places when its words also point at them.
         let doc_slots = if products.is_empty() {
             top_k
         } else if doc_topics.is_empty() {
-            top_k.saturating_sub(products.len())
+            top_k.saturating_sub(products.len()).min(2)
         } else {
             (top_k / 2).max(1)
         };
         let doc_take = doc_slots.min(docs.len());
         let product_take = (top_k - doc_take).min(products.len());
         let mut chosen: Vec<&Hit> = products.iter().take(product_take).collect();
-        let mut seen_docs = BTreeSet::new();
+        // At most two passages of one document, so an answer can draw on
+        // several; more only when nothing else is left.
+        let mut per_doc: HashMap<String, usize> = HashMap::new();
+        let mut spare: Vec<&Hit> = Vec::new();
         for d in &docs {
-            if chosen.len() >= top_k {
-                break;
+            let n = per_doc
+                .entry(d.str("doc_id").unwrap_or_default().to_string())
+                .or_default();
+            *n += 1;
+            if *n <= 2 && chosen.len() < top_k {
+                chosen.push(d);
+            } else {
+                spare.push(d);
             }
-            // One passage per document unless there are places to spare.
-            let doc = d.str("doc_id").unwrap_or_default().to_string();
-            if seen_docs.insert(doc) || docs.len() <= top_k {
+        }
+        for d in spare {
+            if chosen.len() < top_k && products.len() <= product_take {
                 chosen.push(d);
             }
         }
@@ -530,7 +574,7 @@ impl Assistant {
             .enumerate()
             .map(|(i, h)| Source::from_hit(i + 1, h))
             .collect();
-        Ok((sources, missing))
+        Ok((sources, not_found))
     }
 
     /// Names in the question (capitalised words past the first, four
@@ -560,8 +604,47 @@ impl Assistant {
     }
 }
 
-/// Whether a product's power is within 30 % of a power the question names.
-fn power_match(q: &Question, h: &Hit) -> bool {
+/// Whether the question names the product by a code: its SKU, its model,
+/// or a word of its model ("5000TL-X" of "MIN 5000TL-X").
+fn named_by_code(q: &Question, h: &Hit) -> bool {
+    q.codes.iter().any(|c| {
+        [h.str("sku"), h.str("model")]
+            .into_iter()
+            .flatten()
+            .any(|v| v.eq_ignore_ascii_case(c) || v.split(' ').any(|w| w.eq_ignore_ascii_case(c)))
+    })
+}
+
+/// How an answer names a catalog product type.
+fn type_label(slug: &str) -> &str {
+    match slug {
+        "modulo-fotovoltaico" => "módulo",
+        "microinversor" => "microinversor",
+        "inversor" => "inversor",
+        "string-box" => "string box",
+        "protecao" => "proteção",
+        other => other,
+    }
+}
+
+/// The tariff class: the context's, else the question's words.
+fn tariff_class<'a>(q: &Question, ctx: &'a AskContext) -> Option<&'a str> {
+    if let Some(c) = ctx.customer_type.as_deref() {
+        return Some(c);
+    }
+    let f = &q.folded;
+    if f.contains("residencia") || f.contains(" b1") {
+        Some("b1")
+    } else if f.contains("comerci") || f.contains(" b3") {
+        Some("b3")
+    } else {
+        None
+    }
+}
+
+/// Whether a product's power is within `tolerance` of a power the
+/// question names.
+fn power_match(q: &Question, h: &Hit, tolerance: f64) -> bool {
     let Some(have) = h.power_w() else {
         return false;
     };
@@ -572,7 +655,7 @@ fn power_match(q: &Question, h: &Hit) -> bool {
         } else {
             p.watts
         };
-        ((have - want) / want).abs() <= 0.3
+        ((have - want) / want).abs() <= tolerance
     })
 }
 
@@ -592,7 +675,7 @@ fn product_filter(
     }
 }
 
-/// Tariff rows of the customer's state and class.
+/// Tariff rows of the customer's state and class (`B1 - Residencial`).
 fn tariff_filter(uf: Option<&str>, class: Option<&str>) -> Option<crate::engine::filter::Filter> {
     let mut must = Vec::new();
     if let Some(uf) = uf {

@@ -320,11 +320,16 @@ impl Retriever {
     /// stem): a word no collection has is the name of something Helio
     /// does not sell or document.
     pub fn known_word(&self, word: &str) -> Result<bool, HelioError> {
+        self.known_in(word, &Topic::ALL)
+    }
+
+    /// [`Retriever::known_word`] over some topics' collections.
+    pub fn known_in(&self, word: &str, topics: &[Topic]) -> Result<bool, HelioError> {
         let v = self.models.bm25(None)?.embed_query(word);
         if v.indices.is_empty() {
             return Ok(true);
         }
-        for topic in Topic::ALL {
+        for &topic in topics {
             let Some(coll) = self.collection(collection(topic))? else {
                 continue;
             };

@@ -97,10 +97,14 @@ impl Source {
     /// Whether `code` (as a buyer or a model writes it) names this
     /// product: its SKU or its model, ignoring case.
     pub fn named_by(&self, code: &str) -> bool {
-        [&self.sku, &self.model]
+        [&self.sku, &self.model, &self.product]
             .into_iter()
             .flatten()
-            .any(|v| v.eq_ignore_ascii_case(code))
+            .any(|v| {
+                v.eq_ignore_ascii_case(code)
+                    || v.split([' ', ',', '(', ')'])
+                        .any(|w| w.eq_ignore_ascii_case(code))
+            })
     }
 
     /// The label a citation line shows: the product's name, or the

@@ -35,6 +35,9 @@ pub struct Verifier<'s> {
     norms: Vec<String>,
     /// Amounts written in the passages, in centavos.
     passage_amounts: Vec<i64>,
+    /// Codes written in the passages (a past quote's module, a
+    /// datasheet's model): quoting them is not inventing a product.
+    passage_codes: Vec<String>,
     pub removed: Vec<Removed>,
 }
 
@@ -42,7 +45,15 @@ impl<'s> Verifier<'s> {
     pub fn new(sources: &'s [Source]) -> Verifier<'s> {
         let mut norms = Vec::new();
         let mut passage_amounts = Vec::new();
+        let mut passage_codes = Vec::new();
         for s in sources {
+            if !s.is_product() {
+                passage_codes.extend(codes_in(&format!(
+                    "{} {}",
+                    s.doc.as_deref().unwrap_or(""),
+                    s.chunk
+                )));
+            }
             if matches!(s.topic, Some(Topic::Regulatory | Topic::Technical)) {
                 let text = format!("{} {}", s.doc.as_deref().unwrap_or(""), s.chunk);
                 norms.extend(norm_mentions(&text).into_iter().map(|(_, n)| n));
@@ -55,6 +66,7 @@ impl<'s> Verifier<'s> {
             sources,
             norms,
             passage_amounts,
+            passage_codes,
             removed: Vec::new(),
         }
     }
@@ -114,6 +126,13 @@ impl<'s> Verifier<'s> {
         let mut named: Vec<&Source> = Vec::new();
         for code in codes_in(sentence) {
             let matching: Vec<&Source> = products.clone().filter(|s| s.named_by(&code)).collect();
+            let quoted = self
+                .passage_codes
+                .iter()
+                .any(|c| c.eq_ignore_ascii_case(&code));
+            if matching.is_empty() && quoted {
+                continue;
+            }
             if matching.is_empty() {
                 return Some(format!("product `{code}` is not among the sources"));
             }
