@@ -463,8 +463,16 @@ impl Assistant {
             || !q.brands(brands).is_empty()
             || q.asks_price;
         let doc_cues: usize = doc_topics.iter().map(|t| q.cue(*t)).sum();
-        let products_wanted =
-            q.about_products(brands) && (structured || doc_cues < 2 || q.cue(Topic::Products) >= 2);
+        // A price alone ("quanto custa o kWh") is a product question only
+        // when nothing else points elsewhere.
+        let named_product = !q.product_types.is_empty()
+            || !q.powers.is_empty()
+            || !q.codes.is_empty()
+            || !q.brands(brands).is_empty()
+            || q.cue(Topic::Products) > 0;
+        let products_wanted = (named_product
+            && (structured || doc_cues < 2 || q.cue(Topic::Products) >= 2))
+            || (q.asks_price && doc_cues == 0);
 
         let mut products: Vec<Hit> = Vec::new();
         if products_wanted {

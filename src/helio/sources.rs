@@ -97,14 +97,11 @@ impl Source {
     /// Whether `code` (as a buyer or a model writes it) names this
     /// product: its SKU or its model, ignoring case.
     pub fn named_by(&self, code: &str) -> bool {
+        let code = code.to_ascii_uppercase();
         [&self.sku, &self.model, &self.product]
             .into_iter()
             .flatten()
-            .any(|v| {
-                v.eq_ignore_ascii_case(code)
-                    || v.split([' ', ',', '(', ')'])
-                        .any(|w| w.eq_ignore_ascii_case(code))
-            })
+            .any(|v| v.to_ascii_uppercase().contains(&code))
     }
 
     /// The label a citation line shows: the product's name, or the

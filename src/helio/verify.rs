@@ -60,6 +60,15 @@ impl<'s> Verifier<'s> {
             }
             if !s.is_product() {
                 passage_amounts.extend(prices_in(&s.chunk).into_iter().map(|(c, _)| c));
+                // A table row's amounts are numbers in `…_brl` columns.
+                if let Some(row) = s.payload.get("row").and_then(|r| r.as_object()) {
+                    passage_amounts.extend(
+                        row.iter()
+                            .filter(|(k, _)| k.ends_with("_brl") || k.starts_with("valor"))
+                            .filter_map(|(_, v)| v.as_f64())
+                            .map(super::money::centavos),
+                    );
+                }
             }
         }
         Verifier {
@@ -89,16 +98,8 @@ impl<'s> Verifier<'s> {
     pub fn lines(&mut self, text: &str) -> String {
         let mut kept = Vec::new();
         for line in text.split('\n') {
-            let before = self.removed.len();
-            let mut ok = true;
-            for piece in sentence_pieces(line) {
-                ok &= self.sentence(piece.trim());
-            }
-            if ok {
+            if self.sentence(line.trim()) {
                 kept.push(line);
-            } else if self.removed.len() > before + 1 {
-                // One record per line is enough.
-                self.removed.truncate(before + 1);
             }
         }
         kept.join("\n").trim().to_string()
