@@ -8,6 +8,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ./scripts/fetch-model.sh models/all-MiniLM-L6-v2
+# The small chat model, for `--llm gguf` and `--chat-model` (the default
+# assistant backend, extractive, needs no model).
+./scripts/fetch-llm.sh models/SmolLM2-135M-Instruct.Q4_1.gguf
 if [ ! -e storage/catalog.sqlite ]; then
   mkdir -p data/inbox
   for f in data/samples/*.csv; do

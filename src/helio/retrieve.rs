@@ -271,6 +271,18 @@ impl Retriever {
             if code_match {
                 hit.score += 1.0;
             }
+            // "híbrido" narrows inverters without being a type of its own.
+            let hybrid = [hit.str("name"), hit.str("text")]
+                .into_iter()
+                .flatten()
+                .any(|t| {
+                    crate::text::fold_to_ascii(t)
+                        .to_lowercase()
+                        .contains("hibrid")
+                });
+            if q.hybrid && hybrid {
+                hit.score += 0.3;
+            }
             if let Some(boost) = power_boost(q, hit) {
                 hit.score += boost;
             }

@@ -11,7 +11,7 @@
 //! spend their time in a socket read or a matrix product, and a callback
 //! for text deltas is simpler to thread through than a stream type.
 
-// pub mod gguf; (lands with the in-process backend)
+pub mod gguf;
 pub mod openai;
 
 use serde::{Deserialize, Serialize};
@@ -117,10 +117,10 @@ pub enum LlmError {
 /// Loads a GGUF chat model file for the `gguf` backend and
 /// `/v1/chat/completions`.
 pub fn load_gguf(path: &std::path::Path) -> Result<std::sync::Arc<dyn Llm>, LlmError> {
-    Err(LlmError::Model(format!(
-        "{}: the in-process backend is not built yet",
-        path.display()
-    )))
+    Ok(std::sync::Arc::new(gguf::GgufLlm::load(
+        path,
+        gguf::GgufOptions::default(),
+    )?))
 }
 
 /// A chat model. Shared between request threads: `chat` takes `&self`;
