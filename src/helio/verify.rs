@@ -291,20 +291,36 @@ pub fn norm_mentions(text: &str) -> Vec<(String, String)> {
             if !before_ok || after.starts_with(|c: char| c.is_ascii_alphabetic()) {
                 continue;
             }
-            // Skip "nº", "n.", "no", "aneel", spaces before the number.
-            let rest = after
-                .trim_start_matches([' ', ':'])
-                .trim_start_matches("aneel")
-                .trim_start_matches(' ')
-                .trim_start_matches("no ")
-                .trim_start_matches("n. ")
-                .trim_start_matches("n.o ")
-                .trim_start_matches("no.")
-                .trim_start_matches(' ');
-            let rest = rest.strip_prefix("n ").unwrap_or(rest);
+            // Skip the words that sit between an act's kind and its number
+            // ("nº", "n.", "ANEEL", "Inmetro"), and nothing else: "a lei de
+            // 2022" names no act.
+            let mut rest = after.trim_start_matches([' ', ':']);
+            loop {
+                let word_end = rest.find([' ', ':']).unwrap_or(rest.len());
+                let word = &rest[..word_end];
+                let filler = matches!(
+                    word,
+                    "n" | "no"
+                        | "n."
+                        | "no."
+                        | "nº"
+                        | "n°"
+                        | "n.º"
+                        | "n.o"
+                        | "aneel"
+                        | "inmetro"
+                        | "abnt"
+                        | "federal"
+                        | "complementar"
+                );
+                if !filler || word_end == rest.len() {
+                    break;
+                }
+                rest = rest[word_end..].trim_start_matches([' ', ':']);
+            }
             let rest = rest
-                .strip_prefix("n")
-                .filter(|r| r.starts_with(|c: char| c.is_ascii_digit()))
+                .strip_prefix("nº")
+                .or_else(|| rest.strip_prefix("n°"))
                 .unwrap_or(rest);
             let number: String = rest
                 .chars()
@@ -427,7 +443,7 @@ mod tests {
 
     #[test]
     fn streaming_cuts_only_finished_sentences() {
-        assert_eq!(complete_prefix("Uma frase. Outra"), "Uma frase. ".len());
+        assert_eq!(complete_prefix("Uma frase. Outra"), "Uma frase.".len());
         assert_eq!(complete_prefix("Uma frase"), 0);
         assert_eq!(complete_prefix("Custa R$ 1.234"), 0);
         assert_eq!(complete_prefix("Linha\nmais"), "Linha\n".len());
