@@ -419,3 +419,102 @@ fn openai_backend_talks_to_a_second_helio_and_degrades_when_it_fails() {
     prices_are_grounded(&a);
     s.kill();
 }
+
+/// What the fake chat server does with the next requests.
+#[derive(Clone, Copy, PartialEq, Debug)]
+enum Fault {
+    Status500,
+    BrokenStream,
+    NotSse,
+    Slow,
+}
+
+/// A chat server that misbehaves on purpose, on a real socket: the
+/// faults an LLM backend shows in the field.
+fn faulty_llm(fault: std::sync::Arc<std::sync::Mutex<Fault>>) -> String {
+    use std::io::{BufRead, BufReader, Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { continue };
+            let fault = *fault.lock().unwrap();
+            std::thread::spawn(move || {
+                let mut reader = BufReader::new(stream.try_clone().unwrap());
+                let mut length = 0usize;
+                loop {
+                    let mut line = String::new();
+                    if reader.read_line(&mut line).unwrap_or(0) == 0 {
+                        return;
+                    }
+                    if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
+                        length = v.trim().parse().unwrap_or(0);
+                    }
+                    if line == "\r\n" {
+                        break;
+                    }
+                }
+                let mut body = vec![0; length];
+                let _ = reader.read_exact(&mut body);
+                let reply = match fault {
+                    Fault::Status500 => {
+                        let body = "{\"error\":{\"message\":\"model crashed\"}}";
+                        format!("HTTP/1.1 500 Internal Server Error\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}", body.len())
+                    }
+                    Fault::BrokenStream => "HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\nconnection: close\r\n\r\ndata: {\"choices\":[{\"delta\":{\"content\":\"O pre\"}}]}\n\ndata: {not json\n\n".to_string(),
+                    Fault::NotSse => "HTTP/1.1 200 OK\r\ncontent-type: text/html\r\nconnection: close\r\n\r\n<html>502 Bad Gateway</html>\n".to_string(),
+                    Fault::Slow => {
+                        std::thread::sleep(Duration::from_secs(8));
+                        return;
+                    }
+                };
+                let _ = stream.write_all(reply.as_bytes());
+            });
+        }
+    });
+    format!("http://{addr}/v1")
+}
+
+#[test]
+fn a_failing_llm_backend_gives_the_extractive_answer_never_a_5xx() {
+    let fault = std::sync::Arc::new(std::sync::Mutex::new(Fault::Status500));
+    let url = faulty_llm(fault.clone());
+    let dir = tempfile::tempdir().unwrap();
+    let storage = sample_data(dir.path(), None);
+    let s = Server::start_with(
+        &storage,
+        &[
+            "--llm",
+            "openai",
+            "--llm-url",
+            &url,
+            "--llm-timeout-secs",
+            "3",
+        ],
+    );
+    wait_for_knowledge_bases(&s);
+    for f in [
+        Fault::Status500,
+        Fault::BrokenStream,
+        Fault::NotSse,
+        Fault::Slow,
+    ] {
+        *fault.lock().unwrap() = f;
+        let started = Instant::now();
+        let (status, a) = ask(
+            &s,
+            json!({"question": "Quanto custa o microinversor Hoymiles de 4 MPPT?"}),
+        );
+        assert_eq!(status, 200, "{f:?}: {a}");
+        assert_eq!(a["degraded"], true, "{f:?}: {a}");
+        assert_eq!(a["backend"], "extractive", "{f:?}");
+        assert!(a["answer"].as_str().unwrap().contains("R$ "), "{f:?}: {a}");
+        prices_are_grounded(&a);
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "{f:?} took {:?}",
+            started.elapsed()
+        );
+    }
+    s.kill();
+}

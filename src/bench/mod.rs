@@ -9,6 +9,7 @@
 //!   acknowledges writes, and checks that none of them is lost.
 //! - [`embed`]: embedding latency and throughput of a server's models.
 
+pub mod assistant;
 mod client;
 mod data;
 pub mod durability;
@@ -40,6 +41,8 @@ pub enum BenchMode {
     Durability(durability::DurabilityArgs),
     /// Embedding latency and throughput of a running server's models.
     Embed(embed::EmbedBenchArgs),
+    /// Latency of the assistant's routes (`/store/helio/search`, `/ask`).
+    Assistant(assistant::AssistantBenchArgs),
 }
 
 /// The search workload's options.
@@ -149,5 +152,6 @@ pub fn run(args: &BenchArgs) -> Result<()> {
         None => search::run(&args.search).map(|_| ()),
         Some(BenchMode::Durability(d)) => durability::run(d).map(|_| ()),
         Some(BenchMode::Embed(e)) => embed::run(e).map(|_| ()),
+        Some(BenchMode::Assistant(a)) => assistant::run(a),
     }
 }

@@ -30,7 +30,7 @@ START_TIMEOUT_S = 30.0
 class HelioServer:
     """A running `helio serve`, its URL and what it has printed."""
 
-    def __init__(self, binary: str, storage: Path):
+    def __init__(self, binary: str, storage: Path, extra: list[str] | None = None):
         self.storage = storage
         self.stderr_path = storage.parent / "helio.stderr"
         self._stderr = open(self.stderr_path, "wb")
@@ -39,7 +39,7 @@ class HelioServer:
         env.setdefault("HELIO_MODEL_DIR", str(REPO_ROOT / "models" / "all-MiniLM-L6-v2"))
         self.proc = subprocess.Popen(
             [binary, "serve", "--port", "0", "--storage", str(storage),
-             "--data-dir", str(storage.parent / "data")],
+             "--data-dir", str(storage.parent / "data"), *(extra or [])],
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             stderr=self._stderr,
