@@ -471,7 +471,7 @@ impl Assistant {
             || !q.brands(brands).is_empty()
             || q.cue(Topic::Products) > 0;
         let products_wanted = (named_product
-            && (structured || doc_cues < 2 || q.cue(Topic::Products) >= 2))
+            && (structured || q.shopping || doc_cues < 2 || q.cue(Topic::Products) >= 2))
             || (q.asks_price && doc_cues == 0);
 
         let mut products: Vec<Hit> = Vec::new();

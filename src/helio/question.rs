@@ -71,6 +71,9 @@ pub struct Question {
     pub codes: Vec<String>,
     /// Whether the question asks for a price.
     pub asks_price: bool,
+    /// Whether it asks to buy or whether something is in stock ("vocês
+    /// têm", "pronta entrega"): a product question whatever else it says.
+    pub shopping: bool,
     /// Knowledge bases its words point at, with how many cues each had.
     pub cues: Vec<(Topic, usize)>,
 }
@@ -309,6 +312,23 @@ const TOPIC_CUES: &[(Topic, &[&str])] = &[
     ),
 ];
 
+const SHOPPING_CUES: &[&str] = &[
+    "voces tem",
+    "vcs tem",
+    "voce tem",
+    "tem avulso",
+    "tem em estoque",
+    "estoque",
+    "disponive",
+    "pronta entrega",
+    "comprar",
+    "vendem",
+    "vende ",
+    "quero ",
+    "preciso de ",
+    "o que tem",
+];
+
 const PRICE_CUES: &[&str] = &[
     "preco",
     "quanto custa",
@@ -343,10 +363,7 @@ impl Question {
         let cues = TOPIC_CUES
             .iter()
             .map(|(topic, words)| {
-                let n = words
-                    .iter()
-                    .filter(|w| padded.contains(&format!(" {w}")))
-                    .count();
+                let n = words.iter().filter(|w| has_cue(&padded, w)).count();
                 (*topic, n)
             })
             .filter(|(_, n)| *n > 0)
@@ -357,7 +374,11 @@ impl Question {
             phases: phases(&padded),
             hybrid: padded.contains(" hibrid"),
             codes: codes(text),
-            asks_price: PRICE_CUES.iter().any(|c| padded.contains(&format!(" {c}"))),
+            asks_price: PRICE_CUES.iter().any(|c| has_cue(&padded, c)),
+            // "…, tem?" at the end asks whether it is in stock.
+            shopping: SHOPPING_CUES.iter().any(|c| has_cue(&padded, c))
+                || padded.ends_with(" tem ")
+                || padded.contains(" opcoes "),
             product_types,
             cues,
             folded,
@@ -410,6 +431,16 @@ fn words_only(folded: &str) -> String {
         }
     }
     out.trim().to_string()
+}
+
+/// A cue at the start of a word; cues of three letters or fewer ("voc",
+/// "lei", "nbr") must be the whole word, or "voc" would match "vocês".
+fn has_cue(padded: &str, cue: &str) -> bool {
+    if cue.trim_end().len() <= 3 {
+        padded.contains(&format!(" {} ", cue.trim_end()))
+    } else {
+        padded.contains(&format!(" {cue}"))
+    }
 }
 
 fn contains_word(padded: &str, word: &str) -> bool {

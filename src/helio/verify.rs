@@ -124,8 +124,20 @@ impl<'s> Verifier<'s> {
 
     fn problem(&self, sentence: &str) -> Option<String> {
         let products = self.sources.iter().filter(|s| s.is_product());
+        let codes = codes_in(sentence);
+        // A SKU names one product; a model may name several (one per
+        // distributor), and the sentence is about the one it also names
+        // by SKU, when it does.
+        let by_sku: Vec<&Source> = products
+            .clone()
+            .filter(|p| {
+                p.sku
+                    .as_ref()
+                    .is_some_and(|s| codes.iter().any(|c| c.eq_ignore_ascii_case(s)))
+            })
+            .collect();
         let mut named: Vec<&Source> = Vec::new();
-        for code in codes_in(sentence) {
+        for code in codes {
             let matching: Vec<&Source> = products.clone().filter(|s| s.named_by(&code)).collect();
             let quoted = self
                 .passage_codes
@@ -143,7 +155,15 @@ impl<'s> Verifier<'s> {
         let says_unavailable = ["sem estoque", "indisponivel", "esgotad", "nao ha estoque"]
             .iter()
             .any(|w| folded.contains(w));
-        if let Some(p) = named.iter().find(|p| p.available != Some(true)) {
+        if !by_sku.is_empty() {
+            named = by_sku;
+        }
+        let all_out = !named.is_empty() && named.iter().all(|p| p.available != Some(true));
+        if let Some(p) = named
+            .iter()
+            .find(|p| p.available != Some(true))
+            .filter(|_| all_out)
+        {
             if !says_unavailable {
                 return Some(format!(
                     "product `{}` is out of stock",
