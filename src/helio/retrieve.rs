@@ -223,9 +223,9 @@ impl Retriever {
                     (Some(q), Some(VectorData::Dense(v))) => cosine(q, v),
                     _ => 0.0,
                 };
-                let hit = fused.entry(r.id.clone()).or_insert_with(|| Hit {
+                let hit = fused.entry(r.id).or_insert_with(|| Hit {
                     topic,
-                    id: r.id.clone(),
+                    id: r.id,
                     payload: r.payload.unwrap_or_default(),
                     cosine,
                     lexical: false,
