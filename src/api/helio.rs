@@ -47,8 +47,8 @@ async fn blocking<T: Send + 'static>(
         Ok(r) => r.map_err(ApiError::from),
         Err(join) => {
             tracing::error!(error = %join, "assistant task panicked");
-            Err(ApiError::Helio(HelioError::BadRequest(
-                "the assistant failed on this question (see server log)".into(),
+            Err(ApiError::Engine(crate::engine::EngineError::Storage(
+                "the assistant failed on this question".into(),
             )))
         }
     }

@@ -78,6 +78,12 @@ impl Conversations {
 
     /// The last [`TURNS_KEPT`] turns of `id`, oldest first.
     pub fn recent(&self, id: &str) -> Result<Vec<Turn>, ConversationError> {
+        self.turns(id, Some(TURNS_KEPT))
+    }
+
+    /// The newest `limit` turns of `id` (all of them for `None`), oldest
+    /// first; an id never started is [`ConversationError::Unknown`].
+    fn turns(&self, id: &str, limit: Option<usize>) -> Result<Vec<Turn>, ConversationError> {
         let conn = self.conn.lock();
         let exists: Option<String> = conn
             .query_row(
@@ -93,8 +99,10 @@ impl Conversations {
             "SELECT question, answer, retrieval_text, recommendations, at FROM turns
              WHERE conversation_id = ?1 ORDER BY n DESC LIMIT ?2",
         )?;
+        // SQLite reads a negative LIMIT as none.
+        let limit = limit.map_or(-1, |n| n as i64);
         let mut turns = stmt
-            .query_map(params![id, TURNS_KEPT as i64], |r| {
+            .query_map(params![id, limit], |r| {
                 let recs: String = r.get(3)?;
                 Ok(Turn {
                     question: r.get(0)?,
@@ -130,37 +138,7 @@ impl Conversations {
 
     /// Every turn of `id`, oldest first (for `GET /store/helio/conversations/{id}`).
     pub fn all(&self, id: &str) -> Result<Vec<Turn>, ConversationError> {
-        let conn = self.conn.lock();
-        let mut stmt = conn.prepare(
-            "SELECT question, answer, retrieval_text, recommendations, at FROM turns
-             WHERE conversation_id = ?1 ORDER BY n",
-        )?;
-        let turns = stmt
-            .query_map(params![id], |r| {
-                let recs: String = r.get(3)?;
-                Ok(Turn {
-                    question: r.get(0)?,
-                    answer: r.get(1)?,
-                    retrieval_text: r.get(2)?,
-                    recommendations: serde_json::from_str(&recs).unwrap_or_default(),
-                    at: r.get(4)?,
-                })
-            })?
-            .collect::<Result<Vec<_>, _>>()?;
-        if turns.is_empty() {
-            drop(stmt);
-            let exists: Option<String> = conn
-                .query_row(
-                    "SELECT id FROM conversations WHERE id = ?1",
-                    params![id],
-                    |r| r.get(0),
-                )
-                .optional()?;
-            if exists.is_none() {
-                return Err(ConversationError::Unknown(id.to_string()));
-            }
-        }
-        Ok(turns)
+        self.turns(id, None)
     }
 }
 

@@ -393,17 +393,6 @@ impl Question {
             .map_or(0, |(_, n)| *n)
     }
 
-    /// Whether the question names anything a catalog product has: a type,
-    /// a power, a code, a brand (given the catalog's brands), a price.
-    pub fn about_products(&self, brands: &[String]) -> bool {
-        !self.product_types.is_empty()
-            || !self.powers.is_empty()
-            || !self.codes.is_empty()
-            || !self.brands(brands).is_empty()
-            || self.asks_price
-            || self.cue(Topic::Products) > 0
-    }
-
     /// The catalog brands (manufacturer values, as stored) the question
     /// names, by full name or by a distinctive first word ("Canadian").
     pub fn brands<'b>(&self, brands: &'b [String]) -> Vec<&'b str> {

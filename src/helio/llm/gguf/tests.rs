@@ -313,6 +313,8 @@ fn unsupported_files_are_model_errors() {
 
 /// Load time, time to first token and tokens/s, greedy, on a prompt of about 300 tokens:
 /// `cargo test --release --lib helio::llm::gguf::tests::speed -- --ignored --nocapture`.
+/// Ignored in the test run: it is a measurement (it prints figures and asserts none), and speed
+/// belongs in benchmarks; README quotes what it printed.
 #[test]
 #[ignore]
 fn speed() {
